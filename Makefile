@@ -1,0 +1,38 @@
+# Every set-up step lives here: a fresh clone needs only python3 (3.11+), node and npm.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+
+.PHONY: dev test lint bench synth install clean
+
+dev: $(VENV)/.installed ## Run the whole stack locally (localgw + simulated upstream) in the foreground
+	$(PY) -m localgw $(ARGS)
+
+test: $(VENV)/.installed node_modules/.installed ## Lint and run the whole test suite
+	$(PY) -m ruff check .
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+bench: $(VENV)/.installed ## Delivery benchmark against localgw: prints a table, writes bench/results.json and a plot
+	$(PY) -m bench $(ARGS)
+
+synth: $(VENV)/.installed node_modules/.installed ## Synthesize the CloudFormation template with the real CDK CLI
+	npx cdk synth --quiet
+
+install: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt lambdas/requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .ruff_cache

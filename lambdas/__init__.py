@@ -1,0 +1,1 @@
+"""The relay's Lambda code: one importable package shared by every function (handlers, providers, delivery, store)."""

@@ -1,0 +1,54 @@
+"""boto3 clients, created once per execution environment and shared by every invocation in it.
+
+Creation goes through one lock because boto3's default session is not thread-safe to create clients from, and
+localgw runs many invocations in threads of one process. Endpoints come from botocore's own environment variables
+(`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_BEDROCK_RUNTIME`, ...), so localgw needs no code path of its own.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+_lock = threading.Lock()
+
+# @connections posts are retried by the delivery engine (ordered, bounded, with metrics), never by botocore too.
+_CONNECTIONS_CONFIG = Config(
+    retries={"mode": "standard", "total_max_attempts": 1},
+    connect_timeout=2,
+    read_timeout=5,
+    max_pool_connections=64,
+)
+# Pre-stream throttling is retried a little by botocore; in-stream errors are never retried (they can't be).
+_MODEL_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=60)
+_TABLE_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
+
+
+def _create(service: str, **kwargs: Any) -> Any:
+    with _lock:
+        return boto3.session.Session().client(service, **kwargs)
+
+
+@cache
+def dynamodb() -> Any:
+    return _create("dynamodb", config=_TABLE_CONFIG)
+
+
+@cache
+def bedrock_runtime() -> Any:
+    return _create("bedrock-runtime", config=_MODEL_CONFIG)
+
+
+@cache
+def sagemaker_runtime() -> Any:
+    return _create("sagemaker-runtime", config=_MODEL_CONFIG)
+
+
+@cache
+def connections(endpoint_url: str) -> Any:
+    """An `apigatewaymanagementapi` client for one API stage (`https://{domainName}/{stage}`)."""
+    return _create("apigatewaymanagementapi", endpoint_url=endpoint_url, config=_CONNECTIONS_CONFIG)

@@ -1,0 +1,102 @@
+"""Protocol v1: the JSON frames the relay sends to clients, and their error codes.
+
+Every frame is one WebSocket text message holding one JSON object. Per requestId, `seq` starts at 0 and rises
+by 1 with no gap, and exactly one terminal frame (`done` or `error`) ends every accepted request.
+docs/protocol.md is the reference for client authors; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from enum import StrEnum
+from typing import Any
+
+PROTOCOL_VERSION = 1
+
+MAX_FRAME_BYTES = 32 * 1024
+"""API Gateway's WebSocket frame quota; every frame the relay sends stays at or under it."""
+
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+class ErrorCode(StrEnum):
+    BAD_REQUEST = "bad_request"
+    UNKNOWN_ACTION = "unknown_action"
+    THROTTLED = "throttled"
+    MODEL_ERROR = "model_error"
+    UPSTREAM_UNAVAILABLE = "upstream_unavailable"
+    INTERNAL = "internal"
+
+
+RETRYABLE_CODES: frozenset[str] = frozenset({ErrorCode.THROTTLED, ErrorCode.UPSTREAM_UNAVAILABLE})
+
+
+class StopReason(StrEnum):
+    END_TURN = "end_turn"
+    MAX_TOKENS = "max_tokens"
+    STOP_SEQUENCE = "stop_sequence"
+    CONTENT_FILTERED = "content_filtered"
+    TOOL_USE = "tool_use"
+    TIME_LIMIT = "time_limit"
+    CANCELLED = "cancelled"
+
+
+def new_request_id() -> str:
+    """A server-made requestId: 22 URL-safe characters, inside REQUEST_ID_PATTERN."""
+    return secrets.token_urlsafe(16)
+
+
+def start_frame(request_id: str, model: str) -> dict[str, Any]:
+    return {"type": "start", "requestId": request_id, "seq": 0, "model": model}
+
+
+def delta_frame(request_id: str, seq: int, text: str) -> dict[str, Any]:
+    return {"type": "delta", "requestId": request_id, "seq": seq, "text": text}
+
+
+def done_frame(
+    request_id: str,
+    seq: int,
+    stop_reason: str,
+    input_tokens: int | None,
+    output_tokens: int | None,
+    first_token_ms: int | None,
+    total_ms: int,
+) -> dict[str, Any]:
+    return {
+        "type": "done",
+        "requestId": request_id,
+        "seq": seq,
+        "stopReason": stop_reason,
+        "usage": {"inputTokens": input_tokens, "outputTokens": output_tokens},
+        "metrics": {"firstTokenMs": first_token_ms, "totalMs": total_ms},
+    }
+
+
+def error_frame(
+    code: str,
+    message: str,
+    *,
+    request_id: str | None = None,
+    seq: int | None = None,
+    retryable: bool | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """An error frame; `retryable` defaults from the code. `extra` adds code-specific fields (e.g. `actions`)."""
+    frame: dict[str, Any] = {"type": "error"}
+    if request_id is not None:
+        frame["requestId"] = request_id
+    if seq is not None:
+        frame["seq"] = seq
+    frame["code"] = str(code)
+    frame["message"] = message
+    frame["retryable"] = (code in RETRYABLE_CODES) if retryable is None else retryable
+    frame.update(extra)
+    return frame
+
+
+def encode(frame: dict[str, Any]) -> bytes:
+    """Compact UTF-8 JSON: non-ASCII text stays 1-4 bytes a character instead of a 6-byte escape."""
+    # A lone surrogate (possible in client-sent JSON) has no UTF-8 form: it goes out as "?" rather than failing.
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")

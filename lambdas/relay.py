@@ -1,0 +1,211 @@
+"""One answer, from the provider's events to the delivery engine, with the guards a Lambda needs.
+
+The provider is read on its own thread so that this loop wakes at least every `tick_s` even while the model is
+silent: the Lambda time guard, the gone grace period (and later cancel checks) never wait on the model. Stopping
+early closes the provider's generator, which closes the upstream HTTP response so the model stops billing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from lambdas import protocol
+from lambdas.delivery.engine import Delivery
+from lambdas.protocol import ErrorCode, StopReason
+from lambdas.providers.events import ErrorKind, Event, Stop, TextDelta, UpstreamError
+
+ERROR_CODES: dict[ErrorKind, ErrorCode] = {
+    ErrorKind.THROTTLED: ErrorCode.THROTTLED,
+    ErrorKind.UNAVAILABLE: ErrorCode.UPSTREAM_UNAVAILABLE,
+    ErrorKind.MODEL_ERROR: ErrorCode.MODEL_ERROR,
+    ErrorKind.VALIDATION: ErrorCode.BAD_REQUEST,
+    ErrorKind.ACCESS_DENIED: ErrorCode.MODEL_ERROR,
+    ErrorKind.INTERNAL: ErrorCode.INTERNAL,
+}
+
+_END = object()  # the reader thread's last item: the provider's iterator is exhausted
+
+
+@dataclass(frozen=True, slots=True)
+class Guards:
+    remaining_ms: Callable[[], int]
+    """The Lambda's remaining time (`context.get_remaining_time_in_millis`)."""
+    time_guard_ms: int = 5000
+    """Below this much remaining time, end the answer with stopReason `time_limit`."""
+    gone_grace_s: float = 10.0
+    """How long to keep reading the model after the client is gone (room for a resume)."""
+    tick_s: float = 0.25
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What happened to one answer: the figures of the per-answer log line and metrics."""
+
+    status: str = "done"
+    """`done`, `error`, `gone` (client left, upstream closed) or `delivery_failed`."""
+    stop_reason: str | None = None
+    error_code: str | None = None
+    upstream_error: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    first_token_at: float | None = None
+    text_chars: int = 0
+    upstream_closed_early: bool = False
+
+
+class _Reader:
+    """Pulls provider events on a thread of its own into a queue; closes the provider when asked to stop."""
+
+    def __init__(self, events: Iterator[Event]) -> None:
+        self.queue: queue.Queue[object] = queue.Queue()
+        self._events = events
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="upstream-reader", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for event in self._events:
+                if self._stop.is_set():
+                    break
+                self.queue.put(event)
+        except Exception as exc:  # a provider must not raise; if one does, it is an internal error, not a hang
+            self.queue.put(UpstreamError(ErrorKind.INTERNAL, f"{type(exc).__name__}: {exc}"))
+        finally:
+            with contextlib.suppress(Exception):
+                self._events.close()  # type: ignore[attr-defined]
+            self.queue.put(_END)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def relay(
+    events: Iterator[Event],
+    delivery: Delivery,
+    guards: Guards,
+    *,
+    started_at: float,
+    clock: Callable[[], float] = time.monotonic,
+) -> Outcome:
+    """Feed one answer's events to `delivery` until a terminal event, the time guard, or the client's departure."""
+    answer = _Answer(delivery, guards, started_at, clock)
+    reader = _Reader(events)
+    while True:
+        try:
+            item = reader.queue.get(timeout=guards.tick_s)
+        except queue.Empty:
+            item = None
+        if answer.handle(item) or answer.guard_stops():
+            break
+    if not answer.ended_by_upstream:
+        answer.outcome.upstream_closed_early = True
+        reader.stop()
+    if delivery.gone and answer.outcome.status == "done":
+        answer.outcome.status = "gone"
+    return answer.outcome
+
+
+class _Answer:
+    """The state of one answer while its events are relayed."""
+
+    def __init__(self, delivery: Delivery, guards: Guards, started_at: float, clock: Callable[[], float]) -> None:
+        self.delivery = delivery
+        self.guards = guards
+        self.started_at = started_at
+        self.clock = clock
+        self.outcome = Outcome()
+        self.ended_by_upstream = False
+        self._gone_since: float | None = None
+
+    def handle(self, item: object) -> bool:
+        """Relay one reader item; True when it ended the answer."""
+        outcome = self.outcome
+        if isinstance(item, TextDelta):
+            if outcome.first_token_at is None:
+                outcome.first_token_at = self.clock()
+            outcome.text_chars += len(item.text)
+            self.delivery.text(item.text)
+            return False
+        if isinstance(item, Stop):
+            outcome.input_tokens, outcome.output_tokens = item.input_tokens, item.output_tokens
+            self._finish_done(item.reason)
+            self.ended_by_upstream = True
+            return True
+        if isinstance(item, UpstreamError) or item is _END:
+            error = (
+                item
+                if isinstance(item, UpstreamError)
+                else UpstreamError(ErrorKind.UNAVAILABLE, "the model's stream ended before the answer did")
+            )
+            self._finish_error(error)
+            self.ended_by_upstream = True
+            return True
+        return False  # Start, ReasoningDelta (never sent as answer text), or a tick with no event
+
+    def guard_stops(self) -> bool:
+        """Check the guards that do not depend on the model; True when one ended the answer."""
+        if self.delivery.failed:
+            self.outcome.status = "delivery_failed"
+            return True
+        if self.delivery.gone:
+            now = self.clock()
+            self._gone_since = now if self._gone_since is None else self._gone_since
+            if now - self._gone_since >= self.guards.gone_grace_s:
+                self.outcome.status = "gone"
+                return True
+        if self.guards.remaining_ms() <= self.guards.time_guard_ms:
+            self._finish_done(StopReason.TIME_LIMIT)
+            return True
+        return False
+
+    def _ms_since_start(self) -> int:
+        return round((self.clock() - self.started_at) * 1000)
+
+    def _first_token_ms(self) -> int | None:
+        first = self.outcome.first_token_at
+        return None if first is None else round((first - self.started_at) * 1000)
+
+    def _finish_done(self, reason: str) -> None:
+        outcome = self.outcome
+        outcome.stop_reason = reason
+        request_id = self.delivery.request_id
+        self.delivery.finish(
+            lambda seq: protocol.done_frame(
+                request_id,
+                seq,
+                reason,
+                outcome.input_tokens,
+                outcome.output_tokens,
+                self._first_token_ms(),
+                self._ms_since_start(),
+            )
+        )
+
+    def _finish_error(self, error: UpstreamError) -> None:
+        code = ERROR_CODES[error.kind]
+        self.outcome.status, self.outcome.error_code = "error", code
+        self.outcome.upstream_error = error.upstream_code
+        request_id = self.delivery.request_id
+        self.delivery.finish(
+            lambda seq: protocol.error_frame(
+                code, _client_message(error), request_id=request_id, seq=seq, retryable=error.retryable
+            )
+        )
+
+
+def _client_message(error: UpstreamError) -> str:
+    """What the client is told: the kind of failure, without upstream internals (ARNs, account ids)."""
+    return {
+        ErrorKind.THROTTLED: "The model is busy (throttled); try again shortly.",
+        ErrorKind.UNAVAILABLE: "The model is unavailable right now; try again shortly.",
+        ErrorKind.MODEL_ERROR: "The model failed while answering.",
+        ErrorKind.VALIDATION: f"The model rejected the request: {error.message[:300]}",
+        ErrorKind.ACCESS_DENIED: "The relay is not allowed to call this model.",
+        ErrorKind.INTERNAL: "The relay failed while reading the model's answer.",
+    }[error.kind]
