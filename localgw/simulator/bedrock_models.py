@@ -1,0 +1,412 @@
+"""The model families behind Bedrock's InvokeModelWithResponseStream: request bodies in, model JSON chunks out.
+
+Each family reads its native request body into a `Conversation` and renders a `ReplyPlan` as the sequence of
+model JSON objects Bedrock wraps into `chunk` events (base64 in `{"bytes": ...}`). Shapes follow the AWS
+model-parameter documentation; where a detail was not verifiable it is noted. Every family's last object carries
+`amazon-bedrock-invocationMetrics`, as Bedrock adds it to the final chunk.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from .prompts import PromptError, block_text, parse_chat_prompt, parse_claude_text, parse_titan
+from .script import Conversation, Message, ReplyPlan, StopReason, Timed, layout
+
+Json = dict[str, Any]
+
+GEO_PREFIXES: Final = ("us-gov.", "us.", "eu.", "apac.", "global.", "jp.", "au.", "ca.")
+"""Cross-region inference profile prefixes (us-gov. before us.: longest first)."""
+
+
+NOVA_NON_TEXT: Final = ("amazon.nova-canvas", "amazon.nova-reel", "amazon.nova-sonic")
+"""Nova models that do not stream text through InvokeModelWithResponseStream."""
+
+
+class MalformedInput(ValueError):
+    """A request body Bedrock would refuse; the message is the part after "Malformed input request: "."""
+
+
+Piece = Timed[Json]
+"""One model JSON object due at a planned time."""
+
+
+def base_model_id(model_id: str) -> str:
+    """`arn:...:inference-profile/us.anthropic.x:0` or `us.anthropic.x:0` → `anthropic.x:0`."""
+    model = model_id.rsplit("/", 1)[-1]
+    for prefix in GEO_PREFIXES:
+        if model.startswith(prefix):
+            return model[len(prefix) :]
+    return model
+
+
+def invocation_metrics(plan: ReplyPlan) -> Json:
+    return {
+        "inputTokenCount": plan.input_tokens,
+        "outputTokenCount": plan.output_tokens,
+        "invocationLatency": round(plan.end_at * 1000),
+        "firstByteLatency": round(plan.ttft * 1000),
+    }
+
+
+# -- request helpers --
+
+
+def _required(body: Mapping[str, Any], key: str) -> Any:
+    if key not in body:
+        raise MalformedInput(f"#: required key [{key}] not found")
+    return body[key]
+
+
+def _optional_limit(container: Mapping[str, Any], key: str, path: str) -> int | None:
+    value = container.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise MalformedInput(f"#/{path}: expected type: Integer, found: {type(value).__name__}")
+    if value < 1:
+        raise MalformedInput(f"#/{path}: {value} is not greater or equal to 1")
+    return value
+
+
+def _string(body: Mapping[str, Any], key: str) -> str:
+    value = _required(body, key)
+    if not isinstance(value, str):
+        raise MalformedInput(f"#/{key}: expected type: String, found: {type(value).__name__}")
+    return value
+
+
+def _prompt_conversation(
+    parse: Callable[[str], tuple[str | None, tuple[Message, ...]]], prompt: str, limit: int | None
+) -> Conversation:
+    try:
+        system, messages = parse(prompt)
+    except PromptError as exc:
+        raise MalformedInput(f"#/prompt: {exc}") from None
+    return Conversation(messages, system, limit)
+
+
+def messages_of(raw: Any, path: str = "messages") -> tuple[Message, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise MalformedInput(f"#/{path}: expected a non-empty array of messages")
+    messages = []
+    for index, item in enumerate(raw):
+        role = item.get("role") if isinstance(item, dict) else None
+        if role not in ("user", "assistant"):
+            raise MalformedInput(f"#/{path}/{index}/role: {role!r} is not a valid enum value")
+        messages.append(Message(role, block_text(item.get("content"))))
+    return tuple(messages)
+
+
+# -- families --
+
+
+class Family:
+    """A request dialect and response dialect of InvokeModelWithResponseStream."""
+
+    name: str = ""
+
+    def parse(self, body: Mapping[str, Any]) -> Conversation:
+        raise NotImplementedError
+
+    def pieces(self, plan: ReplyPlan) -> list[Piece]:
+        """The model JSON objects of a normally ending stream, or (with `fail_after`) the ones before the failure."""
+        raise NotImplementedError
+
+    def _stream(
+        self,
+        plan: ReplyPlan,
+        opening: list[Json],
+        delta: Callable[[int, bool], Json],
+        closing: list[Json],
+    ) -> list[Piece]:
+        pieces = layout(plan, opening, delta, closing)
+        if not plan.fails:
+            pieces[-1].item["amazon-bedrock-invocationMetrics"] = invocation_metrics(plan)
+        return pieces
+
+
+class AnthropicMessages(Family):
+    name = "anthropic-messages"
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+
+    def parse(self, body: Mapping[str, Any]) -> Conversation:
+        _required(body, "anthropic_version")
+        limit = _optional_limit(body, "max_tokens", "max_tokens")
+        if limit is None:
+            raise MalformedInput("#: required key [max_tokens] not found")
+        system = body.get("system")
+        return Conversation(messages_of(_required(body, "messages")), block_text(system) if system else None, limit)
+
+    def pieces(self, plan: ReplyPlan) -> list[Piece]:
+        start = {
+            "type": "message_start",
+            "message": {
+                "id": f"msg_bdrk_{uuid.uuid4().hex[:24]}",
+                "type": "message",
+                "role": "assistant",
+                "model": self.model,
+                "content": [],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": {"input_tokens": plan.input_tokens, "output_tokens": 1},
+            },
+        }
+        block_start = {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
+
+        def delta(index: int, _: bool) -> Json:
+            return {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "text_delta", "text": plan.chunks[index].text},
+            }
+
+        closing = [
+            {"type": "content_block_stop", "index": 0},
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": str(plan.stop_reason), "stop_sequence": None},
+                "usage": {"output_tokens": plan.output_tokens},
+            },
+            {"type": "message_stop"},
+        ]
+        return self._stream(plan, [start, block_start], delta, closing)
+
+
+class ClaudeText(Family):
+    """Claude v2 / Instant text completions."""
+
+    name = "claude-text"
+    STOP_SEQUENCE: Final = "\n\nHuman:"
+
+    def parse(self, body: Mapping[str, Any]) -> Conversation:
+        limit = _optional_limit(body, "max_tokens_to_sample", "max_tokens_to_sample")
+        if limit is None:
+            raise MalformedInput("#: required key [max_tokens_to_sample] not found")
+        return _prompt_conversation(parse_claude_text, _string(body, "prompt"), limit)
+
+    def pieces(self, plan: ReplyPlan) -> list[Piece]:
+        def delta(index: int, _: bool) -> Json:
+            return {"completion": plan.chunks[index].text, "stop_reason": None, "stop": None}
+
+        finished = plan.stop_reason is StopReason.END_TURN
+        final = {
+            "completion": "",
+            "stop_reason": "stop_sequence" if finished else "max_tokens",
+            "stop": self.STOP_SEQUENCE if finished else None,
+        }
+        return self._stream(plan, [], delta, [final])
+
+
+class Llama(Family):
+    name = "llama"
+
+    def parse(self, body: Mapping[str, Any]) -> Conversation:
+        return _prompt_conversation(
+            parse_chat_prompt, _string(body, "prompt"), _optional_limit(body, "max_gen_len", "max_gen_len")
+        )
+
+    def pieces(self, plan: ReplyPlan) -> list[Piece]:
+        words_before = [0]
+        for chunk in plan.chunks:
+            words_before.append(words_before[-1] + chunk.words)
+
+        def delta(index: int, _: bool) -> Json:
+            # prompt_token_count only on the first chunk; generation_token_count is cumulative.
+            return {
+                "generation": plan.chunks[index].text,
+                "prompt_token_count": plan.input_tokens if index == 0 else None,
+                "generation_token_count": words_before[index + 1],
+                "stop_reason": None,
+            }
+
+        final = {
+            "generation": "",
+            "prompt_token_count": None,
+            "generation_token_count": plan.output_tokens,
+            "stop_reason": "stop" if plan.stop_reason is StopReason.END_TURN else "length",
+        }
+        return self._stream(plan, [], delta, [final])
+
+
+class Mistral(Family):
+    name = "mistral"
+
+    def parse(self, body: Mapping[str, Any]) -> Conversation:
+        return _prompt_conversation(
+            parse_chat_prompt, _string(body, "prompt"), _optional_limit(body, "max_tokens", "max_tokens")
+        )
+
+    def pieces(self, plan: ReplyPlan) -> list[Piece]:
+        reason = "stop" if plan.stop_reason is StopReason.END_TURN else "length"
+
+        def delta(index: int, is_last: bool) -> Json:
+            # The stop reason rides on the last text chunk.
+            return {"outputs": [{"text": plan.chunks[index].text, "stop_reason": reason if is_last else None}]}
+
+        return self._stream(plan, [], delta, [])
+
+
+class TitanText(Family):
+    name = "titan-text"
+
+    def parse(self, body: Mapping[str, Any]) -> Conversation:
+        config = body.get("textGenerationConfig") or {}
+        if not isinstance(config, dict):
+            raise MalformedInput("#/textGenerationConfig: expected type: JSONObject")
+        limit = _optional_limit(config, "maxTokenCount", "textGenerationConfig/maxTokenCount")
+        return _prompt_conversation(parse_titan, _string(body, "inputText"), limit)
+
+    def pieces(self, plan: ReplyPlan) -> list[Piece]:
+        reason = "FINISH" if plan.stop_reason is StopReason.END_TURN else "LENGTH"
+        words_before = [0]
+        for chunk in plan.chunks:
+            words_before.append(words_before[-1] + chunk.words)
+
+        def delta(index: int, is_last: bool) -> Json:
+            return {
+                "outputText": plan.chunks[index].text,
+                "index": 0,
+                "totalOutputTextTokenCount": words_before[index + 1],
+                "completionReason": reason if is_last else None,
+                "inputTextTokenCount": plan.input_tokens if index == 0 else None,
+            }
+
+        return self._stream(plan, [], delta, [])
+
+
+def converse_payloads(
+    plan: ReplyPlan,
+) -> tuple[list[tuple[str, Json]], Callable[[int], tuple[str, Json]], list[tuple[str, Json]]]:
+    """ConverseStream's events for a text reply: (opening, delta(index), closing) as (event type, payload)."""
+    opening = [("messageStart", {"role": "assistant"})]
+
+    def delta(index: int) -> tuple[str, Json]:
+        return "contentBlockDelta", {"delta": {"text": plan.chunks[index].text}, "contentBlockIndex": 0}
+
+    closing = [
+        ("contentBlockStop", {"contentBlockIndex": 0}),
+        ("messageStop", {"stopReason": str(plan.stop_reason)}),
+        (
+            "metadata",
+            {
+                "usage": {
+                    "inputTokens": plan.input_tokens,
+                    "outputTokens": plan.output_tokens,
+                    "totalTokens": plan.input_tokens + plan.output_tokens,
+                },
+                "metrics": {"latencyMs": round(plan.end_at * 1000)},
+            },
+        ),
+    ]
+    return opening, delta, closing
+
+
+def converse_conversation(body: Mapping[str, Any], max_tokens_keys: tuple[str, ...]) -> Conversation:
+    """Converse-shaped bodies (ConverseStream, and Nova's invoke schema): messages of text blocks, system blocks."""
+    messages = messages_of(_required(body, "messages"))
+    if messages[0].role != "user":
+        raise MalformedInput(
+            "A conversation must start with a user message. "
+            "Try again with a conversation that starts with a user message"
+        )
+    system_blocks = body.get("system") or []
+    system = block_text(system_blocks) if system_blocks else None
+    config = body.get("inferenceConfig") or {}
+    limit = None
+    for key in max_tokens_keys:
+        limit = limit or _optional_limit(config, key, f"inferenceConfig/{key}")
+    return Conversation(messages, system, limit)
+
+
+class Nova(Family):
+    """Amazon Nova's invoke schema: Converse-shaped request, Converse events wrapped by their type as the key."""
+
+    name = "nova"
+
+    def parse(self, body: Mapping[str, Any]) -> Conversation:
+        return converse_conversation(body, ("max_new_tokens", "maxTokens"))
+
+    def pieces(self, plan: ReplyPlan) -> list[Piece]:
+        opening, delta, closing = converse_payloads(plan)
+        closing[-1][1]["metrics"] = {}  # Nova's metadata metrics are empty; latency is in the invocation metrics
+        return self._stream(
+            plan,
+            [{event: payload} for event, payload in opening],
+            lambda index, _: dict([delta(index)]),
+            [{event: payload} for event, payload in closing],
+        )
+
+
+class CohereCommandR(Family):
+    name = "cohere-command-r"
+
+    _ROLES: Final = {"USER": "user", "CHATBOT": "assistant"}
+
+    def parse(self, body: Mapping[str, Any]) -> Conversation:
+        history = body.get("chat_history") or []
+        if not isinstance(history, list):
+            raise MalformedInput("#/chat_history: expected type: JSONArray")
+        messages = []
+        for index, item in enumerate(history):
+            role = self._ROLES.get(item.get("role")) if isinstance(item, dict) else None
+            if role is None:
+                # SYSTEM / TOOL entries hold no conversation text the simulator counts.
+                if isinstance(item, dict) and item.get("role") in ("SYSTEM", "TOOL"):
+                    continue
+                raise MalformedInput(f"#/chat_history/{index}/role: expected USER, CHATBOT, SYSTEM or TOOL")
+            messages.append(Message(role, str(item.get("message", ""))))
+        messages.append(Message("user", _string(body, "message")))
+        preamble = body.get("preamble")
+        return Conversation(
+            tuple(messages),
+            preamble if isinstance(preamble, str) else None,
+            _optional_limit(body, "max_tokens", "max_tokens"),
+        )
+
+    def pieces(self, plan: ReplyPlan) -> list[Piece]:
+        generation_id = str(uuid.uuid4())
+        reason = "COMPLETE" if plan.stop_reason is StopReason.END_TURN else "MAX_TOKENS"
+        start = {"is_finished": False, "event_type": "stream-start", "generation_id": generation_id}
+
+        def delta(index: int, _: bool) -> Json:
+            return {"is_finished": False, "event_type": "text-generation", "text": plan.chunks[index].text}
+
+        tokens = {"input_tokens": plan.input_tokens, "output_tokens": plan.output_tokens}
+        end = {
+            "is_finished": True,
+            "event_type": "stream-end",
+            "response": {
+                "response_id": str(uuid.uuid4()),
+                "text": plan.text,
+                "generation_id": generation_id,
+                "finish_reason": reason,
+                "meta": {"api_version": {"version": "1"}, "billed_units": dict(tokens), "tokens": dict(tokens)},
+            },
+            "finish_reason": reason,
+        }
+        return self._stream(plan, [start], delta, [end])
+
+
+def family_for(model_id: str) -> Family | None:
+    """The family serving this model id (geo prefixes and ARNs accepted), or None for an unknown id."""
+    model = base_model_id(model_id)
+    if model.startswith(("anthropic.claude-v2", "anthropic.claude-instant")):
+        return ClaudeText()
+    if model.startswith("anthropic."):
+        return AnthropicMessages(model)
+    if model.startswith("meta."):
+        return Llama()
+    if model.startswith("mistral."):
+        return Mistral()
+    if model.startswith(("amazon.titan-text", "amazon.titan-tg1")):
+        return TitanText()
+    if model.startswith("amazon.nova") and not model.startswith(NOVA_NON_TEXT):
+        return Nova()
+    if model.startswith("cohere.command-r"):
+        return CohereCommandR()
+    return None
