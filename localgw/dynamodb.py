@@ -1,0 +1,77 @@
+"""DynamoDB for local runs: moto's server on 127.0.0.1, holding the relay's one table (lambdas/table_schema.py)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import boto3
+
+from lambdas import table_schema
+from localgw.environment import DUMMY_CREDENTIALS
+
+
+class LocalDynamoDB:
+    """moto's ThreadedMotoServer (an in-process werkzeug server) with the relay's table created in it."""
+
+    def __init__(self, *, port: int = 0, region: str) -> None:
+        self._port = port
+        self._region = region
+        self._server: Any = None
+        self.url: str | None = None
+
+    def start(self) -> str:
+        from moto.server import ThreadedMotoServer  # imported here: only local runs pay for moto
+
+        # werkzeug logs every request at INFO; the gateway's console already says what happened.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self._port, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.url = f"http://{host}:{port}"
+        return self.url
+
+    def create_table(self, table_name: str) -> None:
+        """Create the relay's table with TTL on. moto keeps its data per Python process, not per server, so a second
+        gateway in the same process (tests) finds the table already there and shares it."""
+        client = self.client()
+        try:
+            self._create(client, table_name)
+        except client.exceptions.ResourceInUseException:
+            return
+        client.update_time_to_live(
+            TableName=table_name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": table_schema.TTL_ATTRIBUTE},
+        )
+
+    @staticmethod
+    def _create(client: Any, table_name: str) -> None:
+        client.create_table(
+            TableName=table_name,
+            KeySchema=[
+                {"AttributeName": table_schema.PARTITION_KEY, "KeyType": "HASH"},
+                {"AttributeName": table_schema.SORT_KEY, "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": table_schema.PARTITION_KEY, "AttributeType": "S"},
+                {"AttributeName": table_schema.SORT_KEY, "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+
+    def client(self) -> Any:
+        """A boto3 DynamoDB client for this server (tests use it to look inside the table)."""
+        if self.url is None:
+            raise RuntimeError("LocalDynamoDB is not started")
+        return boto3.client(
+            "dynamodb",
+            endpoint_url=self.url,
+            region_name=self._region,
+            aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None

@@ -1,0 +1,97 @@
+"""The environment the handlers run with: exactly the deployed functions' environment (RelayConfig), plus the
+botocore endpoint variables that point their unchanged boto3 clients at local services.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from lambdas import config as relay_env
+from localgw.options import DEFAULT_REGION, GatewayOptions
+from stacks.config import RelayConfig
+
+DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "localgw", "AWS_SECRET_ACCESS_KEY": "localgw"}
+
+
+def resolve_region(explicit: str | None, current: Mapping[str, str]) -> str:
+    return explicit or current.get("AWS_REGION") or current.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+
+
+def handler_environment(
+    *,
+    config: RelayConfig,
+    options: GatewayOptions,
+    region: str,
+    table_name: str,
+    gateway_url: str,
+    stage: str,
+    dynamodb_url: str | None,
+    current: Mapping[str, str],
+) -> dict[str, str]:
+    """The variables to set (pure: `current` is the environment they will be merged into)."""
+    env = config.function_environment(table_name)
+    env[relay_env.ENV_CONNECTIONS_ENDPOINT] = f"{gateway_url}/{stage}"
+    # Quiet by default: Powertools' JSON logs only from WARNING up, and no EMF metric blobs on the terminal.
+    env["POWERTOOLS_LOG_LEVEL"] = options.handler_log_level
+    env["POWERTOOLS_METRICS_DISABLED"] = "true"
+    env["POWERTOOLS_TRACE_DISABLED"] = "true"
+    env["AWS_REGION"] = region
+    env["AWS_DEFAULT_REGION"] = region
+    if dynamodb_url is not None:
+        env["AWS_ENDPOINT_URL_DYNAMODB"] = dynamodb_url
+    if options.upstream == "simulated":
+        env["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"] = gateway_url
+        env["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = gateway_url
+        # Local endpoints ignore signatures, but botocore still needs some credentials to sign with. Real ones are
+        # never replaced, and with `--upstream bedrock` nothing is added: real Bedrock needs the user's own.
+        if not current.get("AWS_ACCESS_KEY_ID"):
+            env.update(DUMMY_CREDENTIALS)
+    env["NO_PROXY"] = _no_proxy(current.get("NO_PROXY") or current.get("no_proxy") or "", gateway_url, dynamodb_url)
+    env["no_proxy"] = env["NO_PROXY"]
+    return env
+
+
+def _no_proxy(existing: str, *urls: str | None) -> str:
+    # An HTTP(S)_PROXY set for the internet must not capture the calls to local endpoints.
+    hosts = [host for host in existing.split(",") if host]
+    for candidate in ("127.0.0.1", "localhost", *(urlsplit(url).hostname for url in urls if url)):
+        if candidate and candidate not in hosts:
+            hosts.append(candidate)
+    return ",".join(hosts)
+
+
+class EnvironmentPatch:
+    """Sets variables in os.environ and puts back exactly what was there before."""
+
+    def __init__(self, variables: Mapping[str, str]) -> None:
+        self.variables = dict(variables)
+        self._saved: dict[str, str | None] = {}
+
+    def apply(self) -> None:
+        self._saved = {name: os.environ.get(name) for name in self.variables}
+        os.environ.update(self.variables)
+        _new_execution_environments()
+
+    def restore(self) -> None:
+        for name, value in self._saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved = {}
+        _new_execution_environments()
+
+
+def _new_execution_environments() -> None:
+    # The handlers keep per-execution-environment state in functools caches (settings read from the environment,
+    # boto3 clients bound to endpoints, connection pools). A gateway starting or stopping is a new deployment:
+    # fresh execution environments, so every such cache in the `lambdas` package is emptied.
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name == "lambdas" or name.startswith("lambdas.")):
+            continue
+        for value in list(vars(module).values()):
+            if callable(getattr(value, "cache_clear", None)) and getattr(value, "__module__", None) == name:
+                value.cache_clear()

@@ -1,0 +1,50 @@
+"""Optional apps served by the gateway's own aiohttp app, each owned by another module.
+
+- `localgw.simulator` — the simulated model upstream (Bedrock / SageMaker / OpenAI); contract: `add_routes(app)`.
+- `localgw.dev_issuer` — a local JWT issuer so `$connect`'s real authorizer runs with no Cognito; contract:
+  `DevIssuer(base_url)`, `add_routes(app, issuer)`, `issuer.env()`.
+
+When a module is not there (yet), or its dependencies are missing, the gateway runs without it and says so. A module
+that fails to import for another reason is a bug and raises.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any
+
+from aiohttp import web
+
+PLACEHOLDER_BASE_URL = "http://127.0.0.1"
+"""The dev issuer's URL until the gateway knows its port (set again after binding)."""
+
+
+def mount_simulator(app: web.Application) -> bool:
+    """Add the simulator's routes to `app`. False when `localgw.simulator` does not exist."""
+    module = _optional("localgw.simulator", missing_ok=())
+    if module is None:
+        return False
+    module.add_routes(app)
+    return True
+
+
+def mount_dev_issuer(app: web.Application) -> Any | None:
+    """Add the dev issuer's routes (JWKS, discovery, `/dev/token`) to `app` and return the issuer, or None when
+    `localgw.dev_issuer` or its JWT libraries are not installed."""
+    module = _optional("localgw.dev_issuer", missing_ok=("jwt", "cryptography"))
+    if module is None:
+        return None
+    issuer = module.DevIssuer(PLACEHOLDER_BASE_URL)
+    module.add_routes(app, issuer)
+    return issuer
+
+
+def _optional(name: str, missing_ok: tuple[str, ...]) -> ModuleType | None:
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        missing = exc.name or ""
+        if missing == name or name.startswith(f"{missing}.") or missing.split(".")[0] in missing_ok:
+            return None
+        raise
