@@ -7,8 +7,9 @@ localgw runs many invocations in threads of one process. Endpoints come from bot
 
 from __future__ import annotations
 
+import functools
 import threading
-from functools import cache
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -29,26 +30,58 @@ _TABLE_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_
 
 
 def _create(service: str, **kwargs: Any) -> Any:
-    with _lock:
-        return boto3.session.Session().client(service, **kwargs)
+    return boto3.session.Session().client(service, **kwargs)
 
 
-@cache
+def _shared(factory: Callable[..., Any]) -> Callable[..., Any]:
+    """Like functools.cache, but threads racing on the first call get ONE client: the cache is re-checked inside
+    the lock. (With a plain cache each racing thread built its own client, one after another behind the lock.)"""
+    made: dict[tuple[Any, ...], Any] = {}
+
+    @functools.wraps(factory)
+    def get(*args: Any) -> Any:
+        client = made.get(args)
+        if client is None:
+            with _lock:
+                client = made.get(args)
+                if client is None:
+                    client = made[args] = factory(*args)
+        return client
+
+    get.cache_clear = made.clear  # type: ignore[attr-defined]
+    return get
+
+
+@_shared
 def dynamodb() -> Any:
     return _create("dynamodb", config=_TABLE_CONFIG)
 
 
-@cache
+@_shared
 def bedrock_runtime() -> Any:
     return _create("bedrock-runtime", config=_MODEL_CONFIG)
 
 
-@cache
+@_shared
 def sagemaker_runtime() -> Any:
     return _create("sagemaker-runtime", config=_MODEL_CONFIG)
 
 
-@cache
+@_shared
 def connections(endpoint_url: str) -> Any:
     """An `apigatewaymanagementapi` client for one API stage (`https://{domainName}/{stage}`)."""
     return _create("apigatewaymanagementapi", endpoint_url=endpoint_url, config=_CONNECTIONS_CONFIG)
+
+
+# API keys of OpenAI-compatible upstreams are read once per execution environment; a slow read fails fast.
+_SECRETS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
+
+
+@_shared
+def secretsmanager() -> Any:
+    return _create("secretsmanager", config=_SECRETS_CONFIG)
+
+
+@_shared
+def ssm() -> Any:
+    return _create("ssm", config=_SECRETS_CONFIG)

@@ -33,6 +33,7 @@ ROUTES: tuple[Route, ...] = (
     Route("$disconnect", "Disconnect", "lambdas.handlers.disconnect.handler"),
     Route("$default", "Default", "lambdas.handlers.default.handler"),
     Route("sendtext", "SendText", "lambdas.handlers.sendtext.handler", streaming=True),
+    Route("models", "Models", "lambdas.handlers.models.handler"),
 )
 
 
@@ -47,8 +48,16 @@ class Authorizer:
     """API Gateway identity sources, e.g. `route.request.querystring.token`; any missing or empty one → 401."""
 
 
-AUTHORIZER: Authorizer | None = None
-"""Set by the security work; None means `$connect` is open (localgw's `--no-auth` behaves the same way)."""
+AUTHORIZER: Authorizer | None = Authorizer(
+    function="Authorizer",
+    handler="lambdas.handlers.authorizer.handler",
+    # None on purpose: API Gateway answers 401 without calling the authorizer when ANY listed source is missing,
+    # which would lock out either query-token (browser) or header (wscat -H) clients. The authorizer reads both
+    # and denies a request that has neither. WebSocket APIs do not cache authorizer results, so nothing is lost.
+    identity_sources=(),
+)
+"""The `$connect` authorizer (JWT, docs/security.md). A deployed stack always has it; localgw's `--no-auth`
+turns it off for quick local experiments."""
 
 ACTIONS: tuple[str, ...] = tuple(route.key for route in ROUTES if not route.key.startswith("$"))
 """Actions a client may name in `{"action": ...}`; `$default` answers anything else with `unknown_action`."""

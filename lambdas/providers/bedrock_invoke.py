@@ -6,21 +6,36 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from lambdas.providers.base import ModelRequest
-from lambdas.providers.errors import from_exception
+from lambdas.providers.errors import UPSTREAM_FAILURES, from_exception
 from lambdas.providers.events import TERMINAL, ErrorKind, Event, Start, UpstreamError
+
+INVOCATION_METRICS = "amazon-bedrock-invocationMetrics"
+"""Bedrock adds this object to every family's last chunk: `{inputTokenCount, outputTokenCount, ...}`."""
+
+STREAM_ENDED_EARLY = "the model's stream ended before the answer did"
 
 
 class InvokeCodec(Protocol):
-    """A model family's request body and stream chunks. One instance per answer: it may keep state (usage)."""
+    """A model family's request body and stream chunks. One instance per answer: it may keep state (usage).
+
+    A codec may also define `end() -> Iterable[Event]`: the events owed when the stream ends without a chunk
+    that finished the answer (e.g. Nova's usage arrives in a chunk after the stop reason, when it arrives).
+    """
 
     def body(self, request: ModelRequest) -> dict[str, Any]: ...
 
     def decode(self, chunk: dict[str, Any]) -> Iterable[Event]:
         """Events for one decoded chunk; the terminal `Stop` when the chunk ends the answer."""
         ...
+
+
+def invocation_usage(
+    chunk: dict[str, Any], input_tokens: int | None, output_tokens: int | None
+) -> tuple[int | None, int | None]:
+    """Usage from Bedrock's invocation metrics when the chunk carries them, else the model's own counts."""
+    metrics = chunk.get(INVOCATION_METRICS) or {}
+    return metrics.get("inputTokenCount", input_tokens), metrics.get("outputTokenCount", output_tokens)
 
 
 class BedrockInvokeProvider:
@@ -40,7 +55,7 @@ class BedrockInvokeProvider:
                 contentType="application/json",
                 accept="application/json",
             )
-        except (ClientError, BotoCoreError) as exc:
+        except UPSTREAM_FAILURES as exc:
             yield from_exception(exc)
             return
         body = response["body"]
@@ -54,8 +69,12 @@ class BedrockInvokeProvider:
                     yield normalized
                     if isinstance(normalized, TERMINAL):
                         return
-            yield UpstreamError(ErrorKind.UNAVAILABLE, "the model's stream ended before the answer did")
-        except (ClientError, BotoCoreError) as exc:
+            for normalized in getattr(codec, "end", tuple)():
+                yield normalized
+                if isinstance(normalized, TERMINAL):
+                    return
+            yield UpstreamError(ErrorKind.UNAVAILABLE, STREAM_ENDED_EARLY)
+        except UPSTREAM_FAILURES as exc:
             yield from_exception(exc)
         except ValueError as exc:
             yield UpstreamError(ErrorKind.INTERNAL, f"undecodable chunk from the model: {exc}")

@@ -38,6 +38,7 @@ _KIND_BY_CODE: dict[str, ErrorKind] = {
     "internalserverexception": ErrorKind.UNAVAILABLE,
     "internalfailure": ErrorKind.UNAVAILABLE,
     "internalstreamfailure": ErrorKind.UNAVAILABLE,
+    "internaldependencyexception": ErrorKind.UNAVAILABLE,
 }
 
 _UNAVAILABLE_TRANSPORT = (
@@ -53,6 +54,9 @@ _UNAVAILABLE_TRANSPORT = (
     ConnectionError,
     TimeoutError,
 )
+
+UPSTREAM_FAILURES: tuple[type[Exception], ...] = (ClientError, BotoCoreError, Urllib3Error, OSError)
+"""What a provider catches around upstream I/O and turns into one `UpstreamError` event with `from_exception`."""
 
 
 def kind_for_code(code: str | None, http_status: int | None = None) -> ErrorKind:

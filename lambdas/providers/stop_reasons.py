@@ -12,13 +12,18 @@ _NORMALIZED: dict[str, str] = {
     "finish": StopReason.END_TURN,
     "eos_token": StopReason.END_TURN,
     "end": StopReason.END_TURN,
+    "finished": StopReason.END_TURN,  # Titan Text (documented spelling; the stream says FINISH)
+    "eos": StopReason.END_TURN,
     # token budget exhausted
     "max_tokens": StopReason.MAX_TOKENS,
     "length": StopReason.MAX_TOKENS,
     "max_length": StopReason.MAX_TOKENS,
     "model_length": StopReason.MAX_TOKENS,
+    "model_context_window_exceeded": StopReason.MAX_TOKENS,  # Converse
+    "error_limit": StopReason.MAX_TOKENS,  # Cohere: the context limit was reached
     # a caller-given stop sequence matched
     "stop_sequence": StopReason.STOP_SEQUENCE,
+    "stop_criteria_met": StopReason.STOP_SEQUENCE,  # Titan Text
     # blocked by a safety system
     "content_filtered": StopReason.CONTENT_FILTERED,
     "content_filter": StopReason.CONTENT_FILTERED,
@@ -29,6 +34,8 @@ _NORMALIZED: dict[str, str] = {
     "tool_use": StopReason.TOOL_USE,
     "tool_calls": StopReason.TOOL_USE,
     "function_call": StopReason.TOOL_USE,
+    # the generation was cancelled upstream
+    "user_cancel": StopReason.CANCELLED,  # Cohere
 }
 
 

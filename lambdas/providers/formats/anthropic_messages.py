@@ -22,9 +22,7 @@ class AnthropicMessages:
         body: dict[str, Any] = {
             "anthropic_version": ANTHROPIC_VERSION,
             "max_tokens": request.max_tokens,
-            "messages": [
-                {"role": m.role, "content": [{"type": "text", "text": m.text}]} for m in request.messages
-            ],
+            "messages": [{"role": m.role, "content": [{"type": "text", "text": m.text}]} for m in request.messages],
         }
         if request.system:
             body["system"] = request.system

@@ -1,0 +1,31 @@
+"""`models`: tells the caller which model aliases it may name in `sendtext`, and which one is the default."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+
+from lambdas.delivery.reply import reply
+from lambdas.observability import logger
+from lambdas.providers.registry import catalogue
+
+
+def models_frame() -> dict[str, Any]:
+    """`{"type": "models", "models": [{"id", "provider", "default"}]}`, in catalogue order."""
+    current = catalogue()
+    return {
+        "type": "models",
+        "models": [
+            {"id": alias, "provider": spec.provider, "default": alias == current.default}
+            for alias, spec in current.models.items()
+        ],
+    }
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    frame = models_frame()
+    logger.info("models listed", extra={"count": len(frame["models"])})
+    reply(event, frame)
+    return {"statusCode": 200}

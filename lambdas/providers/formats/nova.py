@@ -1,0 +1,49 @@
+"""Amazon Nova on Bedrock invoke: a Converse-shaped body (`schemaVersion: messages-v1`) → key-wrapped Converse
+events as chunks (`{"contentBlockDelta": ...}`, `{"messageStop": ...}`, `{"metadata": ...}`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from lambdas.providers.base import ModelRequest
+from lambdas.providers.events import Event
+from lambdas.providers.formats.converse_events import ConverseEvents
+
+SCHEMA_VERSION = "messages-v1"
+
+
+def converse_messages(request: ModelRequest) -> list[dict[str, Any]]:
+    return [{"role": m.role, "content": [{"text": m.text}]} for m in request.messages]
+
+
+def inference_config(request: ModelRequest) -> dict[str, Any]:
+    """Converse's `inferenceConfig`; Nova's invoke body takes the same camelCase keys (Nova user guide,
+    "Complete request schema"; early samples spelled it `max_new_tokens`)."""
+    config: dict[str, Any] = {"maxTokens": request.max_tokens}
+    if request.temperature is not None:
+        config["temperature"] = request.temperature
+    if request.stop_sequences:
+        config["stopSequences"] = list(request.stop_sequences)
+    return config
+
+
+class Nova:
+    def __init__(self) -> None:
+        self._events = ConverseEvents()
+
+    def body(self, request: ModelRequest) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "schemaVersion": SCHEMA_VERSION,
+            "messages": converse_messages(request),
+            "inferenceConfig": inference_config(request),
+        }
+        if request.system:
+            body["system"] = [{"text": request.system}]
+        return body
+
+    def decode(self, chunk: dict[str, Any]) -> Iterator[Event]:
+        return self._events.decode(chunk)
+
+    def end(self) -> Iterator[Event]:
+        return self._events.end()

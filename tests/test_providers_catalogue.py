@@ -1,0 +1,390 @@
+"""The model catalogue (`RELAY_MODELS`): validation messages, family rules, IAM targets, and `resolve()`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lambdas import models
+from lambdas.config import settings
+from lambdas.models import CatalogueError, IamTarget, family_for_model_id, parse_catalogue, target_arns
+from lambdas.providers import registry
+from lambdas.providers.base import Message, ModelRequest
+from lambdas.providers.bedrock_converse import BedrockConverseProvider
+from lambdas.providers.bedrock_invoke import BedrockInvokeProvider
+from lambdas.providers.events import Stop
+from lambdas.providers.openai_chat import OpenAIChatProvider
+from lambdas.providers.sagemaker import SageMakerProvider
+
+SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:relay/openai-AbCdEf"
+EXAMPLE = {
+    "default": "haiku",
+    "models": {
+        "haiku": {"provider": "bedrock", "modelId": "us.anthropic.claude-haiku-4-5-20251001-v1:0"},
+        "llama": {"provider": "bedrock", "modelId": "meta.llama3-8b-instruct-v1:0", "maxTokensLimit": 2048},
+        "nova": {"provider": "bedrock-converse", "modelId": "us.amazon.nova-lite-v1:0"},
+        "sm-llama": {"provider": "sagemaker", "endpointName": "Llama3-8B-Endpoint", "format": "tgi"},
+        "gpt": {
+            "provider": "openai",
+            "baseUrl": "https://api.openai.com/v1/",
+            "model": "gpt-4o-mini",
+            "apiKeySecretArn": SECRET,
+        },
+        "local": {"provider": "openai", "baseUrl": "http://127.0.0.1:11434/v1", "model": "llama3.2"},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("model_id", "family"),
+    [
+        ("anthropic.claude-3-5-haiku-20241022-v1:0", "anthropic-messages"),
+        ("us.anthropic.claude-haiku-4-5-20251001-v1:0", "anthropic-messages"),
+        ("anthropic.claude-v2:1", "anthropic-text"),
+        ("anthropic.claude-instant-v1", "anthropic-text"),
+        ("eu.meta.llama3-2-3b-instruct-v1:0", "llama3"),
+        ("meta.llama3-70b-instruct-v1:0", "llama3"),
+        ("mistral.mistral-7b-instruct-v0:2", "mistral"),
+        ("mistral.mixtral-8x7b-instruct-v0:1", "mistral"),
+        ("amazon.titan-text-express-v1", "titan-text"),
+        ("apac.amazon.nova-pro-v1:0", "nova"),
+        ("global.amazon.nova-2-lite-v1:0", "nova"),
+        ("us-gov.amazon.nova-lite-v1:0", "nova"),
+        ("cohere.command-r-plus-v1:0", "cohere-command-r"),
+        ("jp.anthropic.claude-sonnet-4-5-20250929-v1:0", "anthropic-messages"),
+        ("meta.llama2-13b-chat-v1", None),
+        ("ai21.jamba-1-5-mini-v1:0", None),
+    ],
+)
+def test_family_from_model_id(model_id: str, family: str | None) -> None:
+    assert family_for_model_id(model_id) == family
+
+
+def test_example_catalogue_parses_with_inferred_family_and_defaults() -> None:
+    catalogue = parse_catalogue(EXAMPLE)
+    assert catalogue.default == "haiku"
+    assert catalogue.aliases == ["haiku", "llama", "nova", "sm-llama", "gpt", "local"]
+    assert catalogue.models["llama"].family == "llama3"
+    assert catalogue.models["llama"].max_tokens_limit == 2048
+    assert catalogue.models["sm-llama"].template == "llama3"
+    assert catalogue.models["gpt"].base_url == "https://api.openai.com/v1"
+
+
+def test_family_override_wins() -> None:
+    custom = "arn:aws:bedrock:us-east-1:123456789012:custom-model/x"
+    catalogue = parse_catalogue({"models": {"ft": {"provider": "bedrock", "family": "llama3", "modelId": custom}}})
+    assert catalogue.models["ft"].family == "llama3"
+
+
+def test_single_model_needs_no_default() -> None:
+    assert parse_catalogue({"models": {"only": {"provider": "bedrock-converse", "modelId": "x"}}}).default == "only"
+
+
+def test_env_value_round_trips() -> None:
+    value = models.to_env_value(EXAMPLE)
+    assert parse_catalogue(value) == parse_catalogue(EXAMPLE)
+    assert json.loads(value)["models"]["llama"]["family"] == "llama3"
+
+
+INVALID = [
+    pytest.param("{", "RELAY_MODELS is not valid JSON", id="not-json"),
+    pytest.param([], "must be a JSON object", id="not-an-object"),
+    pytest.param({"models": {}}, "'models' must be a non-empty object", id="no-models"),
+    pytest.param(
+        {
+            "models": {
+                "a": {"provider": "bedrock-converse", "modelId": "x"},
+                "b": {"provider": "bedrock-converse", "modelId": "y"},
+            }
+        },
+        "'default' is required when there is more than one model",
+        id="no-default",
+    ),
+    pytest.param(
+        {"default": "c", "models": {"a": {"provider": "bedrock-converse", "modelId": "x"}}},
+        "default 'c' is not one of the models: a",
+        id="default-unknown",
+    ),
+    pytest.param(
+        {"models": {"a": {"provider": "azure"}}},
+        "models.a.provider: 'azure' is not one of bedrock, bedrock-converse, sagemaker, openai",
+        id="bad-provider",
+    ),
+    pytest.param(
+        {"models": {"a": {"provider": "bedrock"}}},
+        "models.a.modelId: required for provider 'bedrock'",
+        id="bedrock-no-model-id",
+    ),
+    pytest.param(
+        {"models": {"a": {"provider": "bedrock", "modelId": "ai21.jamba-1-5-mini-v1:0"}}},
+        "models.a.family: cannot tell the family of 'ai21.jamba-1-5-mini-v1:0'; set 'family' to one of",
+        id="family-not-inferable",
+    ),
+    pytest.param(
+        {"models": {"a": {"provider": "bedrock", "modelId": "x", "family": "gpt"}}},
+        "models.a.family: 'gpt' is not one of",
+        id="bad-family",
+    ),
+    pytest.param(
+        {"models": {"a": {"provider": "bedrock-converse", "modelId": "x", "modelid": "y"}}},
+        "models.a: keys ['modelid'] do not apply to provider 'bedrock-converse'",
+        id="typo-key",
+    ),
+    pytest.param(
+        {"models": {"a": {"provider": "sagemaker", "endpointName": "ep"}}},
+        "models.a.format: required one of lmi, lmi-outputs, tgi",
+        id="sagemaker-no-format",
+    ),
+    pytest.param(
+        {"models": {"a": {"provider": "sagemaker", "endpointName": "ep_1", "format": "tgi"}}},
+        "models.a.endpointName: 'ep_1' is not a SageMaker endpoint name",
+        id="bad-endpoint-name",
+    ),
+    pytest.param(
+        {"models": {"a": {"provider": "sagemaker", "endpointName": "ep", "format": "tgi", "template": "chatml"}}},
+        "models.a.template: 'chatml' is not one of llama3, mistral, anthropic-text, titan-text",
+        id="bad-template",
+    ),
+    pytest.param(
+        {"models": {"a": {"provider": "openai", "model": "m"}}},
+        "models.a.baseUrl: required for provider 'openai'",
+        id="openai-no-url",
+    ),
+    pytest.param(
+        {"models": {"a": {"provider": "openai", "baseUrl": "ftp://x", "model": "m"}}},
+        "models.a.baseUrl: 'ftp://x' is not an http(s) URL",
+        id="openai-bad-url",
+    ),
+    pytest.param(
+        {
+            "models": {
+                "a": {
+                    "provider": "openai",
+                    "baseUrl": "http://x",
+                    "model": "m",
+                    "apiKeyEnv": "K",
+                    "apiKeyParameter": "/k",
+                }
+            }
+        },
+        "models.a: at most one API key source, got apiKeyParameter, apiKeyEnv",
+        id="two-key-sources",
+    ),
+    pytest.param(
+        {
+            "models": {
+                "a": {"provider": "openai", "baseUrl": "http://x", "model": "m", "apiKeySecretArn": "relay/openai"}
+            }
+        },
+        "models.a.apiKeySecretArn: 'relay/openai' is not a Secrets Manager secret ARN",
+        id="secret-not-arn",
+    ),
+    pytest.param(
+        {"models": {"a": {"provider": "bedrock-converse", "modelId": "x", "maxTokensLimit": 0}}},
+        "models.a.maxTokensLimit: must be an integer between 1 and 200000, got 0",
+        id="max-tokens",
+    ),
+    pytest.param(
+        {"models": {"bad alias": {"provider": "bedrock-converse", "modelId": "x"}}},
+        "models.bad alias: an alias is 1-64 of letters",
+        id="bad-alias",
+    ),
+    pytest.param(
+        {"models": {"a": {"provider": "bedrock-converse", "modelId": ""}}},
+        "models.a.modelId: must be a non-empty string",
+        id="empty-string",
+    ),
+]
+
+
+@pytest.mark.parametrize(("data", "message"), INVALID)
+def test_invalid_catalogue_message(data: object, message: str) -> None:
+    with pytest.raises(CatalogueError) as caught:
+        parse_catalogue(data)  # type: ignore[arg-type]
+    assert message in str(caught.value)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(CatalogueError) as caught:
+        parse_catalogue({"default": "a", "models": {"a": {"provider": "bedrock"}, "b": {"provider": "openai"}}})
+    text = str(caught.value)
+    assert "models.a.modelId" in text and "models.b.baseUrl" in text and "models.b.model:" in text
+
+
+def test_without_relay_models_the_catalogue_is_the_single_model_id() -> None:
+    catalogue = models.load_catalogue({"RELAY_MODEL_ID": "us.anthropic.claude-haiku-4-5-20251001-v1:0"})
+    (spec,) = catalogue.models.values()
+    assert (catalogue.default, spec.provider, spec.family) == (spec.alias, "bedrock", "anthropic-messages")
+
+
+def test_without_any_model_configuration_the_error_says_so() -> None:
+    with pytest.raises(CatalogueError, match="neither RELAY_MODELS nor RELAY_MODEL_ID is set"):
+        models.load_catalogue({})
+
+
+def test_iam_targets_follow_the_catalogue() -> None:
+    assert models.iam_targets(parse_catalogue(EXAMPLE)) == [
+        IamTarget(
+            "bedrock:InvokeModelWithResponseStream", "bedrock-model", "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+        ),
+        IamTarget("bedrock:InvokeModelWithResponseStream", "bedrock-model", "meta.llama3-8b-instruct-v1:0"),
+        IamTarget("bedrock:InvokeModelWithResponseStream", "bedrock-model", "us.amazon.nova-lite-v1:0"),
+        IamTarget("sagemaker:InvokeEndpointWithResponseStream", "sagemaker-endpoint", "Llama3-8B-Endpoint"),
+        IamTarget("secretsmanager:GetSecretValue", "secret", SECRET),
+    ]
+
+
+def test_iam_targets_are_not_repeated_and_arns_are_kept() -> None:
+    arn = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc"
+    catalogue = parse_catalogue(
+        {
+            "default": "a",
+            "models": {
+                "a": {"provider": "bedrock-converse", "modelId": arn},
+                "b": {"provider": "bedrock-converse", "modelId": arn},
+                "c": {"provider": "openai", "baseUrl": "http://x", "model": "m", "apiKeyParameter": "/relay/key"},
+                "d": {"provider": "openai", "baseUrl": "http://y", "model": "m"},
+            },
+        }
+    )
+    assert models.iam_targets(catalogue) == [
+        IamTarget("bedrock:InvokeModelWithResponseStream", "bedrock-arn", arn),
+        IamTarget("ssm:GetParameter", "ssm-parameter", "/relay/key"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("target", "arns"),
+    [
+        (
+            IamTarget("a", "sagemaker-endpoint", "Llama3-8B"),
+            ["arn:aws:sagemaker:eu-west-1:123456789012:endpoint/llama3-8b"],
+        ),
+        (IamTarget("a", "ssm-parameter", "/relay/key"), ["arn:aws:ssm:eu-west-1:123456789012:parameter/relay/key"]),
+        (
+            IamTarget("a", "ssm-parameter", "arn:aws:ssm:eu-west-1:123456789012:parameter/k"),
+            ["arn:aws:ssm:eu-west-1:123456789012:parameter/k"],
+        ),
+        (IamTarget("a", "secret", SECRET), [SECRET]),
+        (
+            IamTarget("a", "secret", "arn:aws:secretsmanager:us-east-1:123456789012:secret:relay/openai"),
+            ["arn:aws:secretsmanager:us-east-1:123456789012:secret:relay/openai-??????"],
+        ),
+        (
+            IamTarget("a", "bedrock-arn", "arn:aws:bedrock:eu-west-1:1:custom-model/x"),
+            ["arn:aws:bedrock:eu-west-1:1:custom-model/x"],
+        ),
+    ],
+)
+def test_target_arns(target: IamTarget, arns: list[str]) -> None:
+    assert target_arns(target, region="eu-west-1", account="123456789012") == arns
+
+
+def test_bedrock_model_targets_are_left_to_the_stacks_bedrock_rules() -> None:
+    with pytest.raises(ValueError, match="bedrock_access"):
+        target_arns(IamTarget("a", "bedrock-model", "us.m"), region="r", account="1")
+
+
+def test_every_bedrock_model_target_is_grantable_by_the_stack() -> None:
+    from stacks.bedrock_access import model_grants
+
+    for target in models.iam_targets(parse_catalogue(EXAMPLE)):
+        if target.kind == "bedrock-model":
+            assert model_grants(target.id), target
+
+
+# --- resolve() -----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def relay_models(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("RELAY_MODELS", json.dumps(EXAMPLE))
+    yield
+
+
+def test_resolve_default_and_every_provider_kind(relay_models) -> None:
+    assert registry.resolve(None)[0] == "haiku"
+    kinds = {alias: type(registry.resolve(alias)[1]) for alias in EXAMPLE["models"]}
+    assert kinds["haiku"] is BedrockInvokeProvider
+    assert kinds["nova"] is BedrockConverseProvider
+    assert kinds["sm-llama"] is SageMakerProvider
+    assert kinds["gpt"] is OpenAIChatProvider
+    assert registry.resolve("llama")[1].kind == "bedrock"
+
+
+def test_unknown_alias_lists_the_allowed_ones(relay_models) -> None:
+    with pytest.raises(registry.UnknownModelError) as caught:
+        registry.resolve("gpt-5")
+    assert caught.value.alias == "gpt-5"
+    assert str(caught.value) == "unknown model 'gpt-5'; available: haiku, llama, nova, sm-llama, gpt, local"
+
+
+def test_without_relay_models_resolve_behaves_as_before(monkeypatch) -> None:
+    monkeypatch.delenv("RELAY_MODELS", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("RELAY_MODEL_ID", "us.anthropic.claude-haiku-4-5-20251001-v1:0")
+    settings.cache_clear()
+    try:
+        alias, provider = registry.resolve(None)
+        assert alias == "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+        assert registry.resolve(alias)[0] == alias
+        assert isinstance(provider, BedrockInvokeProvider)
+        with pytest.raises(registry.UnknownModelError, match=r"available: us\.anthropic\.claude-haiku-4-5"):
+            registry.resolve("other")
+    finally:
+        settings.cache_clear()
+
+
+class _Recording:
+    kind = "test"
+
+    def __init__(self) -> None:
+        self.requests: list[ModelRequest] = []
+
+    def stream(self, request: ModelRequest):
+        self.requests.append(request)
+        yield Stop("end_turn")
+
+
+@pytest.mark.parametrize(("asked", "sent"), [(4096, 2048), (100, 100)])
+def test_max_tokens_limit_caps_the_request(asked: int, sent: int) -> None:
+    inner = _Recording()
+    capped = registry.MaxTokensCap(inner, 2048)
+    list(capped.stream(ModelRequest((Message("user", "x"),), max_tokens=asked)))
+    assert inner.requests[0].max_tokens == sent
+    assert capped.kind == "test"
+
+
+def test_models_frame(relay_models) -> None:
+    from lambdas.handlers.models import models_frame
+
+    frame = models_frame()
+    assert frame["type"] == "models"
+    assert frame["models"][:3] == [
+        {"id": "haiku", "provider": "bedrock", "default": True},
+        {"id": "llama", "provider": "bedrock", "default": False},
+        {"id": "nova", "provider": "bedrock-converse", "default": False},
+    ]
+    assert [m["id"] for m in frame["models"] if m["default"]] == ["haiku"]
+
+
+def test_models_handler_posts_the_frame_to_the_caller(relay_models, monkeypatch) -> None:
+    from lambdas.handlers import models as handler_module
+
+    posted: list[tuple[dict, dict]] = []
+    monkeypatch.setattr(handler_module, "reply", lambda event, frame: posted.append((event, frame)) or True)
+    event = {
+        "requestContext": {"connectionId": "R0oXAdfD0kwCH6w=", "routeKey": "models"},
+        "body": '{"action":"models"}',
+    }
+
+    class Context:
+        function_name = "Models"
+        memory_limit_in_mb = 256
+        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:Models"
+        aws_request_id = "req-1"
+
+    assert handler_module.handler(event, Context()) == {"statusCode": 200}
+    assert posted == [(event, handler_module.models_frame())]
