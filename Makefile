@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: dev test lint bench synth install clean
 
@@ -21,7 +22,7 @@ bench: $(VENV)/.installed ## Delivery benchmark against localgw: prints a table,
 	$(PY) -m bench $(ARGS)
 
 synth: $(VENV)/.installed node_modules/.installed ## Synthesize the CloudFormation template with the real CDK CLI
-	npx cdk synth --quiet
+	npx cdk synth --quiet $(ARGS)
 
 install: $(VENV)/.installed node_modules/.installed
 
