@@ -27,9 +27,17 @@ class ErrorCode(StrEnum):
     MODEL_ERROR = "model_error"
     UPSTREAM_UNAVAILABLE = "upstream_unavailable"
     INTERNAL = "internal"
+    RATE_LIMITED = "rate_limited"
+    """A per-user quota is exhausted; the frame carries `retryAfter` seconds."""
+    FORBIDDEN = "forbidden"
+    """The request names something (a requestId, a conversationId) that belongs to another user."""
+    NOT_FOUND = "not_found"
+    """The request names something that does not exist (or no longer does)."""
 
 
-RETRYABLE_CODES: frozenset[str] = frozenset({ErrorCode.THROTTLED, ErrorCode.UPSTREAM_UNAVAILABLE})
+RETRYABLE_CODES: frozenset[str] = frozenset(
+    {ErrorCode.THROTTLED, ErrorCode.UPSTREAM_UNAVAILABLE, ErrorCode.RATE_LIMITED}
+)
 
 
 class StopReason(StrEnum):
