@@ -25,8 +25,12 @@ _CONNECTIONS_CONFIG = Config(
     max_pool_connections=64,
 )
 # Pre-stream throttling is retried a little by botocore; in-stream errors are never retried (they can't be).
-_MODEL_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=60)
-_TABLE_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
+_MODEL_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=60, max_pool_connections=64
+)
+_TABLE_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5, max_pool_connections=64
+)
 
 
 def _create(service: str, **kwargs: Any) -> Any:
