@@ -23,6 +23,10 @@ ENV_COALESCE_MAX_CHARS = "RELAY_COALESCE_MAX_CHARS"
 ENV_GONE_GRACE_SECONDS = "RELAY_GONE_GRACE_SECONDS"
 ENV_TIME_GUARD_MS = "RELAY_TIME_GUARD_MS"
 ENV_POST_MAX_ATTEMPTS = "RELAY_POST_MAX_ATTEMPTS"
+ENV_CONTROL_POLL_MS = "RELAY_CONTROL_POLL_MS"
+ENV_ANSWER_TTL_SECONDS = "RELAY_ANSWER_TTL_SECONDS"
+ENV_CONVERSATION_TTL_SECONDS = "RELAY_CONVERSATION_TTL_SECONDS"
+ENV_HISTORY_MAX_CHARS = "RELAY_HISTORY_MAX_CHARS"
 
 # API Gateway closes a connection after 2 h; the slack keeps the item until $disconnect has surely run.
 DEFAULT_CONNECTION_TTL_SECONDS = 2 * 3600 + 600
@@ -62,6 +66,13 @@ class Settings:
     gone_grace_seconds: float
     time_guard_ms: int
     post_max_attempts: int
+    control_poll_ms: int
+    """How often a streaming answer looks for cancel and resume requests."""
+    answer_ttl_seconds: int
+    """How long a finished answer can be replayed by `resume`."""
+    conversation_ttl_seconds: int
+    history_max_chars: int
+    """Budget of earlier turns sent to the model; the oldest whole turns are dropped first."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -78,6 +89,10 @@ class Settings:
             gone_grace_seconds=_float(ENV_GONE_GRACE_SECONDS, 10.0),
             time_guard_ms=_int(ENV_TIME_GUARD_MS, 5000),
             post_max_attempts=_int(ENV_POST_MAX_ATTEMPTS, 6),
+            control_poll_ms=_int(ENV_CONTROL_POLL_MS, 250),
+            answer_ttl_seconds=_int(ENV_ANSWER_TTL_SECONDS, 24 * 3600),
+            conversation_ttl_seconds=_int(ENV_CONVERSATION_TTL_SECONDS, 30 * 24 * 3600),
+            history_max_chars=_int(ENV_HISTORY_MAX_CHARS, 60_000),
         )
 
 

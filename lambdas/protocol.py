@@ -33,6 +33,8 @@ class ErrorCode(StrEnum):
     """The request names something (a requestId, a conversationId) that belongs to another user."""
     NOT_FOUND = "not_found"
     """The request names something that does not exist (or no longer does)."""
+    CONNECTION_LOST = "connection_lost"
+    """The client was gone longer than the grace period, so the answer was stopped; seen on resume/replay."""
 
 
 RETRYABLE_CODES: frozenset[str] = frozenset(

@@ -16,8 +16,11 @@ from dataclasses import dataclass
 
 from lambdas import protocol
 from lambdas.delivery.engine import Delivery
+from lambdas.delivery.poster import Poster
+from lambdas.observability import logger
 from lambdas.protocol import ErrorCode, StopReason
 from lambdas.providers.events import ErrorKind, Event, Stop, TextDelta, UpstreamError
+from lambdas.store.answers import Control
 
 ERROR_CODES: dict[ErrorKind, ErrorCode] = {
     ErrorKind.THROTTLED: ErrorCode.THROTTLED,
@@ -33,6 +36,8 @@ _END = object()  # the reader thread's last item: the provider's iterator is exh
 
 @dataclass(frozen=True, slots=True)
 class Guards:
+    """What watches over an answer besides the model: time, the client's presence, cancel and resume."""
+
     remaining_ms: Callable[[], int]
     """The Lambda's remaining time (`context.get_remaining_time_in_millis`)."""
     time_guard_ms: int = 5000
@@ -40,6 +45,13 @@ class Guards:
     gone_grace_s: float = 10.0
     """How long to keep reading the model after the client is gone (room for a resume)."""
     tick_s: float = 0.25
+    control: Callable[[], Control] | None = None
+    """Reads cancel and resume requests (a table read): called at most every `control_interval_s`."""
+    control_interval_s: float = 0.25
+    resume_to: Callable[[str], Poster] | None = None
+    """A poster for a connection id, for resumes."""
+    on_end: Callable[[Outcome, str], None] | None = None
+    """Called with the outcome and the answer's whole text right before the terminal frame is queued."""
 
 
 @dataclass(slots=True)
@@ -56,6 +68,8 @@ class Outcome:
     first_token_at: float | None = None
     text_chars: int = 0
     upstream_closed_early: bool = False
+    resume_nonce: int = 0
+    """The last resume request served (requests carry increasing nonces)."""
 
 
 class _Reader:
@@ -122,6 +136,8 @@ class _Answer:
         self.outcome = Outcome()
         self.ended_by_upstream = False
         self._gone_since: float | None = None
+        self._next_poll = 0.0
+        self._text: list[str] = []
 
     def handle(self, item: object) -> bool:
         """Relay one reader item; True when it ended the answer."""
@@ -130,6 +146,7 @@ class _Answer:
             if outcome.first_token_at is None:
                 outcome.first_token_at = self.clock()
             outcome.text_chars += len(item.text)
+            self._text.append(item.text)
             self.delivery.text(item.text)
             return False
         if isinstance(item, Stop):
@@ -150,6 +167,8 @@ class _Answer:
 
     def guard_stops(self) -> bool:
         """Check the guards that do not depend on the model; True when one ended the answer."""
+        if self._cancelled_or_resumed():
+            return True
         if self.delivery.failed:
             self.outcome.status = "delivery_failed"
             return True
@@ -158,11 +177,41 @@ class _Answer:
             self._gone_since = now if self._gone_since is None else self._gone_since
             if now - self._gone_since >= self.guards.gone_grace_s:
                 self.outcome.status = "gone"
+                # Completes the journal, so a resume after the grace still ends with exactly one terminal frame.
+                self._finish_error_code(ErrorCode.CONNECTION_LOST, _CONNECTION_LOST_MESSAGE, retryable=True)
                 return True
         if self.guards.remaining_ms() <= self.guards.time_guard_ms:
             self._finish_done(StopReason.TIME_LIMIT)
             return True
         return False
+
+    def _cancelled_or_resumed(self) -> bool:
+        """Serve a new resume request; True if the answer was cancelled."""
+        guards = self.guards
+        if guards.control is None or self.clock() < self._next_poll:
+            return False
+        self._next_poll = self.clock() + guards.control_interval_s
+        try:
+            control = guards.control()
+        except Exception:  # a failed check must not end the answer: the next tick checks again
+            logger.warning("cancel/resume check failed", exc_info=True)
+            return False
+        if control.resume_nonce > self.outcome.resume_nonce and control.resume_connection and guards.resume_to:
+            self.outcome.resume_nonce = control.resume_nonce
+            self.delivery.retarget(guards.resume_to(control.resume_connection), control.resume_after)
+            self._gone_since = None
+        if control.cancel:
+            self.outcome.status = "cancelled"
+            self._finish_done(StopReason.CANCELLED)
+            return True
+        return False
+
+    def _ended(self) -> None:
+        if self.guards.on_end is not None:
+            try:
+                self.guards.on_end(self.outcome, "".join(self._text))
+            except Exception:  # storing history must never cost the client its terminal frame
+                logger.exception("storing the answer failed")
 
     def _ms_since_start(self) -> int:
         return round((self.clock() - self.started_at) * 1000)
@@ -175,6 +224,7 @@ class _Answer:
         outcome = self.outcome
         outcome.stop_reason = reason
         request_id = self.delivery.request_id
+        self._ended()
         self.delivery.finish(
             lambda seq: protocol.done_frame(
                 request_id,
@@ -188,15 +238,20 @@ class _Answer:
         )
 
     def _finish_error(self, error: UpstreamError) -> None:
-        code = ERROR_CODES[error.kind]
-        self.outcome.status, self.outcome.error_code = "error", code
+        self.outcome.status = "error"
         self.outcome.upstream_error = error.upstream_code
+        self._finish_error_code(ERROR_CODES[error.kind], _client_message(error), retryable=error.retryable)
+
+    def _finish_error_code(self, code: ErrorCode, message: str, *, retryable: bool) -> None:
+        self.outcome.error_code = code
         request_id = self.delivery.request_id
+        self._ended()
         self.delivery.finish(
-            lambda seq: protocol.error_frame(
-                code, _client_message(error), request_id=request_id, seq=seq, retryable=error.retryable
-            )
+            lambda seq: protocol.error_frame(code, message, request_id=request_id, seq=seq, retryable=retryable)
         )
+
+
+_CONNECTION_LOST_MESSAGE = "The connection was lost for longer than the grace period; the answer was stopped."
 
 
 def _client_message(error: UpstreamError) -> str:

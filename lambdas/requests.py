@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
@@ -11,6 +11,7 @@ from lambdas.config import settings
 from lambdas.protocol import REQUEST_ID_PATTERN
 
 RequestId = Annotated[str, StringConstraints(pattern=REQUEST_ID_PATTERN)]
+ConversationId = Annotated[str, StringConstraints(pattern=REQUEST_ID_PATTERN)]
 MAX_SYSTEM_CHARS = 32_000
 
 
@@ -36,6 +37,33 @@ class SendText(_Strict):
     maxTokens: Annotated[int, Field(ge=1)] | None = None
     temperature: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
     model: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    conversationId: ConversationId | None = None
+
+
+class Cancel(_Strict):
+    action: Literal["cancel"]
+    requestId: RequestId
+
+
+class Resume(_Strict):
+    action: Literal["resume"]
+    requestId: RequestId
+    after: Annotated[int, Field(ge=-1)]
+    """The last seq the client received (-1: none)."""
+
+
+class History(_Strict):
+    action: Literal["history"]
+    conversationId: ConversationId
+
+
+class Conversations(_Strict):
+    action: Literal["conversations"]
+    cursor: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = None
+    limit: Annotated[int, Field(ge=1, le=50)] = 20
+
+
+Message = TypeVar("Message", bound=BaseModel)
 
 
 def parse_body(body: str | None) -> dict[str, Any]:
@@ -49,14 +77,19 @@ def parse_body(body: str | None) -> dict[str, Any]:
     return value
 
 
+def parse(schema: type[Message], message: dict[str, Any]) -> Message:
+    """Validate `message` against an action's schema; BadRequestError names the first offending field."""
+    request_id = message.get("requestId") if isinstance(message.get("requestId"), str) else None
+    try:
+        return schema.model_validate(_ints_as_floats(message, "temperature"))
+    except ValidationError as exc:
+        raise _bad_request(exc, request_id) from None
+
+
 def parse_sendtext(message: dict[str, Any]) -> SendText:
     """Validate a sendtext message against the schema and the configured limits."""
     limits = settings()
-    request_id = message.get("requestId") if isinstance(message.get("requestId"), str) else None
-    try:
-        request = SendText.model_validate(_ints_as_floats(message, "temperature"))
-    except ValidationError as exc:
-        raise _bad_request(exc, request_id) from None
+    request = parse(SendText, message)
     if len(request.text) > limits.max_text_chars:
         raise BadRequestError(
             f"text: at most {limits.max_text_chars} characters (got {len(request.text)})", "text", request.requestId

@@ -34,6 +34,10 @@ ROUTES: tuple[Route, ...] = (
     Route("$default", "Default", "lambdas.handlers.default.handler"),
     Route("sendtext", "SendText", "lambdas.handlers.sendtext.handler", streaming=True),
     Route("models", "Models", "lambdas.handlers.models.handler"),
+    Route("cancel", "Cancel", "lambdas.handlers.cancel.handler"),
+    Route("resume", "Resume", "lambdas.handlers.resume.handler"),
+    Route("history", "History", "lambdas.handlers.history.handler"),
+    Route("conversations", "Conversations", "lambdas.handlers.conversations.handler"),
 )
 
 

@@ -53,8 +53,23 @@ class LocalDynamoDB:
                 {"AttributeName": table_schema.SORT_KEY, "KeyType": "RANGE"},
             ],
             AttributeDefinitions=[
-                {"AttributeName": table_schema.PARTITION_KEY, "AttributeType": "S"},
-                {"AttributeName": table_schema.SORT_KEY, "AttributeType": "S"},
+                {"AttributeName": name, "AttributeType": "S"}
+                for name in (
+                    table_schema.PARTITION_KEY,
+                    table_schema.SORT_KEY,
+                    table_schema.OWNER_INDEX_PARTITION_KEY,
+                    table_schema.OWNER_INDEX_SORT_KEY,
+                )
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": table_schema.OWNER_INDEX,
+                    "KeySchema": [
+                        {"AttributeName": table_schema.OWNER_INDEX_PARTITION_KEY, "KeyType": "HASH"},
+                        {"AttributeName": table_schema.OWNER_INDEX_SORT_KEY, "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
             ],
             BillingMode="PAY_PER_REQUEST",
         )

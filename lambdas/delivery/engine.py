@@ -52,6 +52,13 @@ class DeliveryOptions:
 
 
 class Delivery:
+    """One answer's frames: built into a journal in seq order, posted from it by one sender thread.
+
+    The journal is what makes resume possible: `retarget()` points the sender at a new connection and a position
+    in the journal, and the rest of the answer (replayed, then live) goes there. When the client is gone, frames
+    still join the journal (nothing is posted) so the finished answer can be stored and replayed later.
+    """
+
     def __init__(
         self,
         poster: Poster,
@@ -64,19 +71,21 @@ class Delivery:
     ) -> None:
         self.request_id = request_id
         self.stats = DeliveryStats()
+        self.journal: list[dict[str, Any]] = []
+        """Every frame built so far, in seq order (frame `i` has seq `i`)."""
         self._poster = poster
         self._options = options or DeliveryOptions()
         self._clock = clock
         self._sleep = sleep
         self._jitter = jitter
         self._cond = threading.Condition()
-        self._start: dict[str, Any] | None = None
+        self._posted = 0  # journal frames the current target has received
+        self._target = 0  # bumped by retarget(): a post to an earlier target no longer counts
         self._pending: list[str] = []
         self._pending_chars = 0
         self._pending_since: float | None = None
         self._terminal: FrameBuilder | None = None
-        self._next_seq = 1
-        self._sent_delta = False
+        self._built_delta = False
         self._stopped = False
         self._thread = threading.Thread(target=self._run, name=f"delivery-{request_id}", daemon=True)
         self._thread.start()
@@ -86,8 +95,9 @@ class Delivery:
     def start(self, model: str, **fields: Any) -> None:
         """Queue the start frame (seq 0); `fields` add request-level facts such as a conversationId."""
         with self._cond:
-            self._start = {**protocol.start_frame(self.request_id, model), **fields}
-            self._cond.notify()
+            if not self.journal:
+                self.journal.append({**protocol.start_frame(self.request_id, model), **fields})
+                self._cond.notify_all()
 
     def text(self, text: str) -> None:
         if not text:
@@ -97,25 +107,47 @@ class Delivery:
                 self._pending_since = self._clock()
             self._pending.append(text)
             self._pending_chars += len(text)
-            self._cond.notify()
+            self._cond.notify_all()
 
     def finish(self, build_terminal: FrameBuilder) -> None:
         """End the answer: pending text is flushed, then the terminal frame is built with the next seq and sent."""
         with self._cond:
             if self._terminal is None:
                 self._terminal = build_terminal
-                self._cond.notify()
+                self._cond.notify_all()
+
+    def retarget(self, poster: Poster, after: int) -> None:
+        """Send every frame with seq > `after`, then the live rest, to `poster` (a resumed connection)."""
+        with self._cond:
+            self._poster = poster
+            self._target += 1
+            self._posted = max(0, min(after + 1, len(self.journal)))
+            self.stats.gone = False
+            self._cond.notify_all()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until every frame is posted (or delivery stopped); False if `timeout` ran out first."""
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        """Block until the answer is complete and nothing more can be posted (all posted, client gone, or
+        delivery failed); False if `timeout` ran out first."""
+        deadline = None if timeout is None else self._clock() + timeout
+        with self._cond:
+            while not self._idle():
+                remaining = None if deadline is None else deadline - self._clock()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+            return True
 
     def stop(self) -> None:
         """Abandon whatever is not yet posted (the Lambda is about to return)."""
         with self._cond:
             self._stopped = True
-            self._cond.notify()
+            self._cond.notify_all()
+
+    @property
+    def complete(self) -> bool:
+        """The terminal frame is in the journal."""
+        with self._cond:
+            return bool(self.journal) and self.journal[-1]["type"] in ("done", "error")
 
     @property
     def gone(self) -> bool:
@@ -125,37 +157,68 @@ class Delivery:
     def failed(self) -> bool:
         return self.stats.failed
 
+    def text_so_far(self) -> str:
+        """The answer text in the journal (what a client has, or would have, received)."""
+        with self._cond:
+            return "".join(frame["text"] for frame in self.journal if frame["type"] == "delta")
+
     # -- the sender thread ---------------------------------------------------------------------------------------
+
+    def _idle(self) -> bool:
+        if self._stopped:
+            return True
+        finished = self._terminal is not None and not self._pending and bool(self.journal)
+        finished = finished and self.journal[-1]["type"] in ("done", "error")
+        return finished and (self._posted >= len(self.journal) or self.stats.gone or self.stats.failed)
 
     def _run(self) -> None:
         while True:
-            frames = self._next_frames()
-            if frames is None:
-                return
-            for frame in frames:
-                if not self._post(frame):
+            with self._cond:
+                job = self._next_job()
+                if job is None:
                     return
+            poster, index, target = job
+            outcome = self._post(poster, self.journal[index])
+            with self._cond:
+                if target != self._target:
+                    continue  # retargeted while posting: the new target starts from its own position
+                if outcome == "posted":
+                    self._posted = index + 1
+                elif outcome == "gone":
+                    self.stats.gone = True
+                else:
+                    self.stats.failed = True
+                self._cond.notify_all()
 
-    def _next_frames(self) -> list[dict[str, Any]] | None:
-        """Wait for the next frames due, in order; None when the answer is complete or delivery must stop."""
-        with self._cond:
-            while True:
-                if self._stopped:
-                    return None
-                if self._start is not None:
-                    start, self._start = self._start, None
-                    return [start]
-                if self._pending and self._pending_due():
-                    return self._take_pending()
-                if self._terminal is not None and not self._pending:
-                    frame = self._terminal(self._next_seq)
-                    self._next_seq += 1
-                    self._stopped = True
-                    return [frame]
-                self._cond.wait(self._wait_timeout())
+    def _next_job(self) -> tuple[Poster, int, int] | None:
+        """Under the lock: wait until a frame can be posted; None when delivery must stop."""
+        while True:
+            if self._stopped:
+                return None
+            can_post = not self.stats.gone and not self.stats.failed
+            if can_post and self._posted >= len(self.journal):
+                self._build_due()
+            elif not can_post and self._terminal is not None:
+                self._build_due()  # nobody to post to: still complete the journal for storage and resume
+            if can_post and self._posted < len(self.journal):
+                return self._poster, self._posted, self._target
+            self._cond.notify_all()  # wake wait(): the idle state may have been reached
+            self._cond.wait(self._wait_timeout())
+
+    def _build_due(self) -> None:
+        """Turn due pending text into delta frames (and the terminal frame, once all text is out) in the journal.
+
+        Text is built lazily, only when the sender is free: whatever arrived during a post joins the next frame.
+        """
+        if not self.journal:
+            return  # start() comes first
+        if self._pending and self._pending_due():
+            self._build_deltas()
+        if self._terminal is not None and not self._pending and self.journal[-1]["type"] not in ("done", "error"):
+            self.journal.append(self._terminal(len(self.journal)))
 
     def _pending_due(self) -> bool:
-        if not self._sent_delta or self._terminal is not None or self._pending_chars >= self._options.max_chars:
+        if not self._built_delta or self._terminal is not None or self._pending_chars >= self._options.max_chars:
             return True
         assert self._pending_since is not None
         return self._clock() - self._pending_since >= self._options.coalesce_s
@@ -165,32 +228,27 @@ class Delivery:
             return None
         return max(0.0, self._pending_since + self._options.coalesce_s - self._clock())
 
-    def _take_pending(self) -> list[dict[str, Any]]:
+    def _build_deltas(self) -> None:
         text = "".join(self._pending)
         self._pending.clear()
         self._pending_chars = 0
         self._pending_since = None
-        self._sent_delta = True
-        frames = []
+        self._built_delta = True
         for piece in split_text(text, TEXT_BUDGET):
-            frames.append(protocol.delta_frame(self.request_id, self._next_seq, piece))
-            self._next_seq += 1
-        return frames
+            self.journal.append(protocol.delta_frame(self.request_id, len(self.journal), piece))
 
-    def _post(self, frame: dict[str, Any]) -> bool:
+    def _post(self, poster: Poster, frame: dict[str, Any]) -> str:
         data = protocol.encode(frame)
         try:
-            retries = post_with_retry(self._poster, data, self._options.retry, sleep=self._sleep, jitter=self._jitter)
+            retries = post_with_retry(poster, data, self._options.retry, sleep=self._sleep, jitter=self._jitter)
         except ConnectionGoneError:
-            self.stats.gone = True
-            return False
+            return "gone"
         except PostError as exc:
-            self.stats.failed = True
             self.stats.failure = str(exc)
-            return False
+            return "failed"
         self.stats.retries += retries
         self.stats.posts += 1
         self.stats.bytes += len(data)
         if frame["type"] == "delta" and self.stats.first_delta_posted_at is None:
             self.stats.first_delta_posted_at = self._clock()
-        return True
+        return "posted"

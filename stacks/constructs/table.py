@@ -10,7 +10,8 @@ from lambdas import table_schema
 
 
 class RelayTable(Construct):
-    """On-demand, encrypted with an AWS-managed key, point-in-time recovery on, items expire through `ttl`."""
+    """On-demand, encrypted with an AWS-managed key, point-in-time recovery on, items expire through `ttl`.
+    Exposes `table` and `index_names` (its secondary indexes, which the functions are granted one by one)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, removal_policy: RemovalPolicy) -> None:
         super().__init__(scope, construct_id)
@@ -27,3 +28,13 @@ class RelayTable(Construct):
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             removal_policy=removal_policy,
         )
+        # Conversations by owner, newest first (`conversations` action); items without the keys stay out of it.
+        self.table.add_global_secondary_index(
+            index_name=table_schema.OWNER_INDEX,
+            partition_key=dynamodb.Attribute(
+                name=table_schema.OWNER_INDEX_PARTITION_KEY, type=dynamodb.AttributeType.STRING
+            ),
+            sort_key=dynamodb.Attribute(name=table_schema.OWNER_INDEX_SORT_KEY, type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )
+        self.index_names: tuple[str, ...] = (table_schema.OWNER_INDEX,)

@@ -21,7 +21,14 @@ def test_the_seeds_message_streams_the_models_whole_answer(connect):
 
     plan = expected_reply(text)
     request_id = frames[0]["requestId"]
-    assert frames[0] == {"type": "start", "requestId": request_id, "seq": 0, "model": frames[0]["model"]}
+    start = frames[0]
+    assert start == {
+        "type": "start",
+        "requestId": request_id,
+        "seq": 0,
+        "model": start["model"],
+        "conversationId": start["conversationId"],
+    }
     assert answer_text(frames) == plan.text
     assert plan.text.startswith("Turn 1. You said: Hello, AI! What can you do?")
     done = frames[-1]

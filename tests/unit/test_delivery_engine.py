@@ -201,3 +201,60 @@ def test_reading_never_waits_on_a_slow_post():
     delivery.finish(done(delivery))
     assert delivery.wait(timeout=10)
     assert poster.text() == "".join(f" {i}" for i in range(1000))
+
+
+def test_after_the_client_is_gone_frames_still_complete_the_journal():
+    poster = RecordingPoster(gone_after=2)
+    delivery = Delivery(poster, "req-1", DeliveryOptions(coalesce_s=0.0))
+    delivery.start("sim")
+    delivery.text("one")
+    deadline = time.monotonic() + 5
+    while not delivery.gone and time.monotonic() < deadline:
+        delivery.text(" more")
+        time.sleep(0.001)
+    delivery.text(" tail")
+    delivery.finish(done(delivery))
+    assert delivery.wait(timeout=5)
+    assert delivery.gone
+    assert_well_formed(delivery.journal, "req-1")
+    assert delivery.text_so_far().endswith(" tail")
+    assert len(poster.frames) == 2
+
+
+def test_retarget_replays_everything_after_the_given_seq_then_the_live_rest():
+    old = RecordingPoster(gone_after=3)
+    delivery = Delivery(old, "req-1", DeliveryOptions(coalesce_s=0.0))
+    delivery.start("sim")
+    chunks = [f" w{i}" for i in range(20)]
+    for chunk in chunks[:10]:
+        delivery.text(chunk)
+        time.sleep(0.001)
+    deadline = time.monotonic() + 5
+    while not delivery.gone and time.monotonic() < deadline:
+        time.sleep(0.001)
+    received = old.frames
+    last_seq = received[-1]["seq"]
+
+    new = RecordingPoster()
+    delivery.retarget(new, after=last_seq)
+    for chunk in chunks[10:]:
+        delivery.text(chunk)
+    delivery.finish(done(delivery))
+    assert delivery.wait(timeout=5)
+
+    # The client's frames from both connections are exactly an uninterrupted answer.
+    frames = received + new.frames
+    assert_well_formed(frames, "req-1")
+    assert "".join(f["text"] for f in frames if f["type"] == "delta") == "".join(chunks)
+
+
+def test_retarget_of_a_finished_answer_replays_its_tail():
+    first = RecordingPoster()
+    delivery = run_answer(first, ["a", "b", "c"], DeliveryOptions(coalesce_s=0.0))
+    second = RecordingPoster()
+    delivery.retarget(second, after=0)
+    assert delivery.wait(timeout=5)
+    deadline = time.monotonic() + 5
+    while len(second.frames) < len(first.frames) - 1 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert second.frames == first.frames[1:]

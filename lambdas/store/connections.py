@@ -1,7 +1,4 @@
-"""The relay's single DynamoDB table: connections now; requests and conversations share it later.
-
-Item keys: a connection is `pk = CONN#{connectionId}`, `sk = META`.
-"""
+"""Connections: who is connected, since when, from where (`pk = CONN#{connectionId}`, `sk = META`)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,54 @@
+"""`history`: the turns of one of the caller's conversations, oldest first.
+
+Sent as one or more `history` frames, each under the 32 KB frame limit; a turn too long for one frame is split
+across entries with the same `turn` number (concatenate their `text`). The last frame has `"final": true`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+
+from lambdas.delivery.engine import TEXT_BUDGET
+from lambdas.delivery.split import split_text
+from lambdas.handlers.actions import Frames, run_action
+from lambdas.observability import logger
+from lambdas.protocol import encode
+from lambdas.requests import History
+from lambdas.store import conversations
+
+_FRAME_BUDGET = TEXT_BUDGET - 1024  # room for the entries' other fields
+
+
+def history(message: History, caller: str, event: dict[str, Any]) -> Frames:
+    conversation = conversations.load(message.conversationId, caller)
+    entries = []
+    for turn in conversation.turns:
+        for piece in split_text(turn.text, _FRAME_BUDGET) if turn.text else [""]:
+            entries.append({**turn.to_json(), "text": piece})
+    return _frames(message.conversationId, conversation.title, entries)
+
+
+def _frames(conversation_id: str, title: str, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    pages: list[list[dict[str, Any]]] = []
+    batch: list[dict[str, Any]] = []
+    size = 0
+    for entry in entries:
+        width = len(encode(entry))
+        if batch and size + width > _FRAME_BUDGET:
+            pages.append(batch)
+            batch, size = [], 0
+        batch.append(entry)
+        size += width
+    pages.append(batch)
+    last = len(pages) - 1
+    return [
+        {"type": "history", "conversationId": conversation_id, "title": title, "turns": turns, "final": i == last}
+        for i, turns in enumerate(pages)
+    ]
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return run_action(event, History, history)

@@ -1,0 +1,226 @@
+"""Answers: who asked, where the frames go, cancel and resume requests, and the frames once the answer ended.
+
+A streaming answer's record (`REQ#{requestId}` / `META`) is its control channel: `cancel` and `resume` handlers
+write to it, the streaming function reads it every ~250 ms (`poll_control`). When the answer ends, its frames are
+stored (`FRAMES#{part}`) and the status moves on in one conditional update that returns the record as it was, so
+a resume that arrived in the very last moment is still seen and served.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from lambdas import clients
+from lambdas.config import settings
+from lambdas.store.errors import ConflictError, StoreError
+from lambdas.store.items import MAX_PART_BYTES, from_item, key, query_all, to_item
+from lambdas.table_schema import TTL_ATTRIBUTE
+
+STREAMING = "streaming"
+ENDED = "ended"
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """What other functions asked of a streaming answer."""
+
+    cancel: bool = False
+    resume_connection: str | None = None
+    resume_after: int = -1
+    resume_nonce: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerRecord:
+    request_id: str
+    owner: str
+    connection_id: str
+    conversation_id: str
+    status: str
+    streaming_until: int
+    """Epoch seconds after which a `streaming` answer's function must have ended (its Lambda timeout)."""
+    transcript_parts: int
+    control: Control
+
+    @classmethod
+    def from_values(cls, values: dict[str, Any]) -> AnswerRecord:
+        return cls(
+            request_id=values["requestId"],
+            owner=values["owner"],
+            connection_id=values["connectionId"],
+            conversation_id=values.get("conversationId", ""),
+            status=values["status"],
+            streaming_until=int(values.get("streamingUntil", 0)),
+            transcript_parts=int(values.get("transcriptParts", 0)),
+            control=_control(values),
+        )
+
+    @property
+    def lost(self) -> bool:
+        """Still marked streaming although its function must have ended (it crashed or was killed)."""
+        return self.status == STREAMING and time.time() > self.streaming_until + 5
+
+
+def _key(request_id: str) -> dict[str, Any]:
+    return key(f"REQ#{request_id}", "META")
+
+
+def _control(values: dict[str, Any]) -> Control:
+    return Control(
+        cancel=bool(values.get("cancel", False)),
+        resume_connection=values.get("resumeConnection"),
+        resume_after=int(values.get("resumeAfter", -1)),
+        resume_nonce=int(values.get("resumeNonce", 0)),
+    )
+
+
+def new_record_put(
+    request_id: str, owner: str, connection_id: str, conversation_id: str, streaming_seconds: float
+) -> dict[str, Any]:
+    """The TransactWriteItems `Put` creating a streaming answer's record; refused if the requestId was used."""
+    now = time.time()
+    return {
+        "Put": {
+            "TableName": settings().table_name,
+            "Item": {
+                **_key(request_id),
+                **to_item(
+                    {
+                        "requestId": request_id,
+                        "owner": owner,
+                        "connectionId": connection_id,
+                        "conversationId": conversation_id,
+                        "status": STREAMING,
+                        "startedAt": int(now),
+                        "streamingUntil": int(now + streaming_seconds),
+                        TTL_ATTRIBUTE: int(now + settings().answer_ttl_seconds),
+                    }
+                ),
+            },
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
+
+
+def get(request_id: str) -> AnswerRecord | None:
+    item = (
+        clients.dynamodb()
+        .get_item(TableName=settings().table_name, Key=_key(request_id), ConsistentRead=True)
+        .get("Item")
+    )
+    return None if item is None else AnswerRecord.from_values(from_item(item))
+
+
+def poll_control(request_id: str) -> Control:
+    """The cheap check a streaming answer makes: one consistent read of four small attributes."""
+    item = (
+        clients.dynamodb()
+        .get_item(
+            TableName=settings().table_name,
+            Key=_key(request_id),
+            ConsistentRead=True,
+            ProjectionExpression="cancel, resumeConnection, resumeAfter, resumeNonce",
+        )
+        .get("Item")
+    )
+    return Control() if item is None else _control(from_item(item))
+
+
+def request_cancel(request_id: str) -> bool:
+    """Ask a streaming answer to stop; False if it has already ended."""
+    return _update_if_streaming(request_id, "SET cancel = :yes", {":yes": {"BOOL": True}})
+
+
+def request_resume(request_id: str, connection_id: str, after: int) -> bool:
+    """Ask a streaming answer to continue on `connection_id` after seq `after`; False if it has already ended."""
+    return _update_if_streaming(
+        request_id,
+        "SET resumeConnection = :connection, resumeAfter = :after, connectionId = :connection ADD resumeNonce :one",
+        {":connection": {"S": connection_id}, ":after": {"N": str(after)}, ":one": {"N": "1"}},
+    )
+
+
+def _update_if_streaming(request_id: str, expression: str, values: dict[str, Any]) -> bool:
+    try:
+        clients.dynamodb().update_item(
+            TableName=settings().table_name,
+            Key=_key(request_id),
+            UpdateExpression=expression,
+            ConditionExpression="#status = :streaming",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={**values, ":streaming": {"S": STREAMING}},
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise StoreError(str(exc)) from exc
+    return True
+
+
+def end(request_id: str, frames: list[dict[str, Any]]) -> Control:
+    """Store the answer's frames and mark it ended; returns the control state as it was just before, so the caller
+    can serve a resume that it had not seen yet."""
+    parts = _transcript_parts(frames)
+    table = settings().table_name
+    ttl = {"N": str(int(time.time() + settings().answer_ttl_seconds))}
+    dynamodb = clients.dynamodb()
+    for index, part in enumerate(parts):
+        dynamodb.put_item(
+            TableName=table,
+            Item={**key(f"REQ#{request_id}", f"FRAMES#{index:04d}"), "frames": {"S": part}, TTL_ATTRIBUTE: ttl},
+        )
+    old = dynamodb.update_item(
+        TableName=table,
+        Key=_key(request_id),
+        UpdateExpression="SET #status = :ended, transcriptParts = :parts",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":ended": {"S": ENDED}, ":parts": {"N": str(len(parts))}},
+        ReturnValues="ALL_OLD",
+    ).get("Attributes", {})
+    return _control(from_item(old))
+
+
+def transcript(record: AnswerRecord) -> list[dict[str, Any]]:
+    """The frames of an ended answer, in seq order."""
+    if record.transcript_parts == 0:
+        return []
+    items = query_all(
+        clients.dynamodb(),
+        TableName=settings().table_name,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :frames)",
+        ExpressionAttributeValues={":pk": {"S": f"REQ#{record.request_id}"}, ":frames": {"S": "FRAMES#"}},
+        ConsistentRead=True,
+    )
+    frames: list[dict[str, Any]] = []
+    for item in sorted(items, key=lambda item: item["sk"]["S"]):
+        frames.extend(json.loads(item["frames"]["S"]))
+    return frames
+
+
+def _transcript_parts(frames: list[dict[str, Any]]) -> list[str]:
+    """Frames as JSON arrays, each small enough for one item."""
+    parts: list[str] = []
+    batch: list[str] = []
+    size = 2
+    for frame in frames:
+        encoded = json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+        width = len(encoded.encode("utf-8", "replace")) + 1
+        if batch and size + width > MAX_PART_BYTES:
+            parts.append("[" + ",".join(batch) + "]")
+            batch, size = [], 2
+        batch.append(encoded)
+        size += width
+    parts.append("[" + ",".join(batch) + "]")
+    return parts
+
+
+def conflict_from(exc: ClientError) -> StoreError:
+    """A transaction's failure as the store's own error."""
+    if exc.response["Error"]["Code"] in ("TransactionCanceledException", "ConditionalCheckFailedException"):
+        return ConflictError(str(exc))
+    return StoreError(str(exc))

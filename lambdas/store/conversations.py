@@ -1,0 +1,300 @@
+"""Conversations: an owner, numbered turns (user, assistant, user, ...), listed by owner newest first.
+
+A turn's text is stored in parts of at most 300 KB (`TURN#{turn:05d}#{part:02d}`), so no item ever nears
+DynamoDB's 400 KB limit however long an answer gets. Turn numbers are taken atomically: starting a turn is one
+transaction that moves the conversation's `turnCount` on only if nobody else did first, writes the user's turn
+and creates the answer's record.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from lambdas import clients
+from lambdas.config import settings
+from lambdas.providers.base import Message
+from lambdas.store.answers import conflict_from
+from lambdas.store.errors import ForbiddenError, NotFoundError, StoreError
+from lambdas.store.items import from_item, key, query_all, split_utf8, to_item
+from lambdas.table_schema import OWNER_INDEX, OWNER_INDEX_PARTITION_KEY, OWNER_INDEX_SORT_KEY, TTL_ATTRIBUTE
+
+TITLE_CHARS = 80
+COMPLETE = "complete"
+PARTIAL = "partial"
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    turn: int
+    role: str
+    text: str
+    request_id: str | None = None
+    status: str = COMPLETE
+    """`complete`, or `partial` for an answer cut short (error, cancel, time limit, lost connection)."""
+    stop: str | None = None
+    """The answer's stopReason, or its error code."""
+    at: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = {"turn": self.turn, "role": self.role, "text": self.text, "at": self.at}
+        if self.role == "assistant":
+            data.update({"requestId": self.request_id, "status": self.status, "stop": self.stop})
+        return data
+
+
+@dataclass(slots=True)
+class Conversation:
+    conversation_id: str
+    owner: str
+    title: str = ""
+    created_at: str = ""
+    updated_at: str = ""
+    turn_count: int = 0
+    turns: list[Turn] = field(default_factory=list)
+    exists: bool = False
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "conversationId": self.conversation_id,
+            "title": self.title,
+            "updatedAt": self.updated_at,
+            "turns": self.turn_count,
+        }
+
+
+def _pk(conversation_id: str) -> str:
+    return f"CONV#{conversation_id}"
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def load(conversation_id: str, owner: str) -> Conversation:
+    """The conversation with its turns, in one query; NotFoundError / ForbiddenError."""
+    items = query_all(
+        clients.dynamodb(),
+        TableName=settings().table_name,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": _pk(conversation_id)}},
+        ConsistentRead=True,
+    )
+    meta = next((from_item(item) for item in items if item["sk"]["S"] == "META"), None)
+    if meta is None:
+        raise NotFoundError(f"no conversation {conversation_id!r}")
+    if meta["owner"] != owner:
+        raise ForbiddenError(f"conversation {conversation_id!r} belongs to another user")
+    return Conversation(
+        conversation_id=conversation_id,
+        owner=owner,
+        title=meta.get("title", ""),
+        created_at=meta.get("createdAt", ""),
+        updated_at=meta.get("updatedAt", ""),
+        turn_count=int(meta.get("turnCount", 0)),
+        turns=_turns([from_item(item) for item in items if item["sk"]["S"].startswith("TURN#")]),
+        exists=True,
+    )
+
+
+def _turns(parts: list[dict[str, Any]]) -> list[Turn]:
+    by_turn: dict[int, list[dict[str, Any]]] = {}
+    for part in sorted(parts, key=lambda part: part["sk"]):
+        by_turn.setdefault(int(part["turn"]), []).append(part)
+    turns = []
+    for number, pieces in sorted(by_turn.items()):
+        head = pieces[0]
+        turns.append(
+            Turn(
+                turn=number,
+                role=head["role"],
+                text="".join(piece.get("text", "") for piece in pieces),
+                request_id=head.get("requestId"),
+                status=head.get("status", COMPLETE),
+                stop=head.get("stop"),
+                at=head.get("at"),
+            )
+        )
+    return turns
+
+
+def context(conversation: Conversation, budget_chars: int) -> tuple[Message, ...]:
+    """Earlier turns for the model: whole user/assistant pairs, newest kept, oldest dropped past the budget.
+
+    A user turn that got no answer text (it failed before any) is left out, so the roles always alternate.
+    """
+    answers = {turn.turn: turn for turn in conversation.turns if turn.role == "assistant" and turn.text}
+    pairs: list[tuple[Message, Message]] = []
+    for turn in conversation.turns:
+        answer = answers.get(turn.turn + 1)
+        if turn.role == "user" and answer is not None:
+            pairs.append((Message("user", turn.text), Message("assistant", answer.text)))
+    kept: list[tuple[Message, Message]] = []
+    used = 0
+    for pair in reversed(pairs):
+        size = len(pair[0].text) + len(pair[1].text)
+        if used + size > budget_chars:
+            break
+        kept.append(pair)
+        used += size
+    return tuple(message for pair in reversed(kept) for message in pair)
+
+
+def start_turn(conversation: Conversation, user_text: str, request_id: str, answer_put: dict[str, Any]) -> int:
+    """Take the next two turn numbers (the user's and the answer's), store the user's turn and create the answer's
+    record, all or nothing. Returns the answer's turn number. ConflictError if another answer took the turn or the
+    requestId is in use."""
+    table = settings().table_name
+    now = _now_iso()
+    ttl = int(time.time() + settings().conversation_ttl_seconds)
+    user_turn = conversation.turn_count + 1
+    listing = {
+        "updatedAt": now,
+        OWNER_INDEX_PARTITION_KEY: f"USER#{conversation.owner}",
+        OWNER_INDEX_SORT_KEY: f"{now}#{conversation.conversation_id}",
+        TTL_ATTRIBUTE: ttl,
+    }
+    if conversation.exists:
+        meta_write: dict[str, Any] = {
+            "Update": {
+                "TableName": table,
+                "Key": key(_pk(conversation.conversation_id), "META"),
+                "UpdateExpression": "SET turnCount = :next, updatedAt = :at, #gsk = :gsk, #ttl = :ttl",
+                "ConditionExpression": "turnCount = :current AND #owner = :owner",
+                "ExpressionAttributeNames": {"#gsk": OWNER_INDEX_SORT_KEY, "#ttl": TTL_ATTRIBUTE, "#owner": "owner"},
+                "ExpressionAttributeValues": to_item(
+                    {
+                        ":next": user_turn + 1,
+                        ":current": conversation.turn_count,
+                        ":at": now,
+                        ":gsk": listing[OWNER_INDEX_SORT_KEY],
+                        ":ttl": ttl,
+                        ":owner": conversation.owner,
+                    }
+                ),
+            }
+        }
+    else:
+        meta_write = {
+            "Put": {
+                "TableName": table,
+                "Item": {
+                    **key(_pk(conversation.conversation_id), "META"),
+                    **to_item(
+                        {
+                            "conversationId": conversation.conversation_id,
+                            "owner": conversation.owner,
+                            "title": _title(user_text),
+                            "createdAt": now,
+                            "turnCount": user_turn + 1,
+                            **listing,
+                        }
+                    ),
+                },
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+    writes = [
+        meta_write,
+        answer_put,
+        *_turn_puts(conversation.conversation_id, Turn(user_turn, "user", user_text, at=now), ttl),
+    ]
+    try:
+        clients.dynamodb().transact_write_items(TransactItems=writes)
+    except ClientError as exc:
+        raise conflict_from(exc) from exc
+    conversation.turn_count = user_turn + 1
+    conversation.exists = True
+    return user_turn + 1
+
+
+def add_answer(conversation_id: str, turn: Turn) -> None:
+    """Store the answer's turn (whatever its status: a partial answer is history too)."""
+    ttl = int(time.time() + settings().conversation_ttl_seconds)
+    dynamodb = clients.dynamodb()
+    try:
+        for put in _turn_puts(conversation_id, turn, ttl):
+            dynamodb.put_item(**put["Put"])
+    except ClientError as exc:
+        raise StoreError(str(exc)) from exc
+
+
+def _turn_puts(conversation_id: str, turn: Turn, ttl: int) -> list[dict[str, Any]]:
+    values = {
+        "turn": turn.turn,
+        "role": turn.role,
+        "requestId": turn.request_id,
+        "status": turn.status,
+        "stop": turn.stop,
+        "at": turn.at or _now_iso(),
+        TTL_ATTRIBUTE: ttl,
+    }
+    return [
+        {
+            "Put": {
+                "TableName": settings().table_name,
+                "Item": {
+                    **key(_pk(conversation_id), f"TURN#{turn.turn:05d}#{index:02d}"),
+                    **to_item({**values, "text": piece}),
+                },
+            }
+        }
+        for index, piece in enumerate(split_utf8(turn.text))
+    ]
+
+
+def list_for(owner: str, cursor: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the owner's conversations, most recently updated first, and the cursor of the next page."""
+    query: dict[str, Any] = {
+        "TableName": settings().table_name,
+        "IndexName": OWNER_INDEX,
+        "KeyConditionExpression": "#gpk = :owner",
+        "ExpressionAttributeNames": {"#gpk": OWNER_INDEX_PARTITION_KEY},
+        "ExpressionAttributeValues": {":owner": {"S": f"USER#{owner}"}},
+        "ScanIndexForward": False,
+        "Limit": limit,
+    }
+    if cursor:
+        query["ExclusiveStartKey"] = decode_cursor(cursor, owner)
+    response = clients.dynamodb().query(**query)
+    summaries = []
+    for item in response["Items"]:
+        values = from_item(item)
+        summaries.append(
+            Conversation(
+                conversation_id=values["conversationId"],
+                owner=owner,
+                title=values.get("title", ""),
+                updated_at=values.get("updatedAt", ""),
+                turn_count=int(values.get("turnCount", 0)),
+            ).summary()
+        )
+    last = response.get("LastEvaluatedKey")
+    return summaries, (encode_cursor(last) if last else None)
+
+
+def encode_cursor(last_key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(last_key, separators=(",", ":")).encode()).decode()
+
+
+def decode_cursor(cursor: str, owner: str) -> dict[str, Any]:
+    """A cursor back into a key; refused unless it points into `owner`'s own listing."""
+    try:
+        last_key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        owner_key = last_key[OWNER_INDEX_PARTITION_KEY]["S"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise NotFoundError("invalid cursor") from exc
+    if owner_key != f"USER#{owner}":
+        raise ForbiddenError("cursor of another user's listing")
+    return last_key
+
+
+def _title(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1] + "…"

@@ -1,0 +1,166 @@
+"""Conversations, cancel and resume end to end: what a chat client with a stop button and a flaky network sees."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+
+from localgw.simulator import Conversation, plan_reply
+from tests.e2e.client import answer_text, ask, collect, expected_reply, recv, send
+from tests.e2e.test_lifecycle import wait_for_record
+from tests.unit.fakes import assert_well_formed
+
+FAST = "[[sim rate=5000 ttft=0]]"
+SLOW = "[[sim tokens=600 rate=150 ttft=0]]"
+
+
+def test_a_conversation_carries_its_history_to_the_model(connect):
+    ws = connect()
+    first = ask(ws, f"My name is Ada {FAST}")
+    conversation_id = first[0]["conversationId"]
+    second = ask(ws, f"What is my name {FAST}", conversationId=conversation_id)
+
+    assert second[0]["conversationId"] == conversation_id
+    expected = plan_reply(
+        Conversation.of(
+            ("user", f"My name is Ada {FAST}"), ("assistant", answer_text(first)), ("user", f"What is my name {FAST}")
+        )
+    )
+    assert answer_text(second).startswith("Turn 2. You said: What is my name")
+    assert answer_text(second) == expected.text
+    assert second[-1]["usage"]["inputTokens"] == expected.input_tokens
+
+    send(ws, {"action": "history", "conversationId": conversation_id})
+    history = recv(ws)
+    assert history["type"] == "history" and history["final"] is True
+    assert [(turn["turn"], turn["role"]) for turn in history["turns"]] == [
+        (1, "user"),
+        (2, "assistant"),
+        (3, "user"),
+        (4, "assistant"),
+    ]
+    assert history["turns"][1]["text"] == answer_text(first)
+    assert history["turns"][3]["status"] == "complete"
+
+
+def test_conversations_are_listed_newest_first_and_paged(connect):
+    ws = connect()
+    ids = [ask(ws, f"topic {index} {FAST}")[0]["conversationId"] for index in range(3)]
+    send(ws, {"action": "conversations", "limit": 2})
+    page = recv(ws)
+    assert [item["conversationId"] for item in page["conversations"]] == [ids[2], ids[1]]
+    assert page["conversations"][0]["title"].startswith("topic 2")
+    send(ws, {"action": "conversations", "limit": 2, "cursor": page["next"]})
+    rest = recv(ws)
+    assert [item["conversationId"] for item in rest["conversations"]] == [ids[0]]
+
+
+def test_cancel_stops_the_answer_quickly_and_closes_the_model(connect, relay_gateway):
+    ws = connect()
+    text = f"cancel-me {SLOW}"
+    send(ws, {"action": "sendtext", "text": text, "requestId": "stop-1"})
+    assert recv(ws)["type"] == "start"
+    assert recv(ws)["type"] == "delta"
+    sent_at = time.monotonic()
+    send(ws, {"action": "cancel", "requestId": "stop-1"})
+    frames = collect(ws)
+    latency = time.monotonic() - sent_at
+
+    assert frames[-1]["type"] == "done"
+    assert frames[-1]["stopReason"] == "cancelled"
+    assert latency < 2.0  # the streaming function checks for cancel every ~250 ms
+    record = wait_for_record(relay_gateway.url, "cancel-me", lambda r: r["outcome"] != "running")
+    assert record["outcome"] == "client_closed"
+    assert record["chunks_sent"] < record["chunks_planned"]
+
+
+def test_a_cancelled_answer_is_kept_in_history_as_partial(connect):
+    ws = connect()
+    send(ws, {"action": "sendtext", "text": f"partial-story {SLOW}", "requestId": "stop-2"})
+    start, first_delta = recv(ws), recv(ws)
+    send(ws, {"action": "cancel", "requestId": "stop-2"})
+    delivered = answer_text([start, first_delta, *collect(ws)])
+    send(ws, {"action": "history", "conversationId": start["conversationId"]})
+    answer = recv(ws)["turns"][1]
+    assert (answer["status"], answer["stop"], answer["text"]) == ("partial", "cancelled", delivered)
+
+
+def drop_and_resume(connect, user: str, text: str, drop_after: int, *, pause_s: float = 0.0) -> list[dict]:
+    """Receive `drop_after` frames, lose the connection, reconnect, resume: all the frames the client ends with."""
+    ws = connect(user)
+    send(ws, {"action": "sendtext", "text": text})
+    received = [recv(ws) for _ in range(drop_after)]
+    ws.close()
+    time.sleep(pause_s)
+    again = connect(user)
+    send(again, {"action": "resume", "requestId": received[0]["requestId"], "after": received[-1]["seq"]})
+    return received + collect(again)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_resume_while_streaming_ends_with_exactly_the_uninterrupted_answer(connect, seed):
+    text = f"resume-live-{seed} [[sim tokens=300 rate=400 ttft=0]]"
+    drop_after = random.Random(seed).randint(1, 12)
+    frames = drop_and_resume(connect, f"resumer-{seed}", text, drop_after)
+    assert answer_text(frames) == expected_reply(text).text
+    assert frames[-1]["type"] == "done"
+    assert_well_formed(frames, frames[0]["requestId"])
+
+
+def test_resume_after_the_answer_ended_replays_it_from_storage(connect, relay_gateway):
+    text = f"resume-later {FAST}"
+    frames = drop_and_resume(connect, "late-resumer", text, 1, pause_s=0.0)
+    assert answer_text(frames) == expected_reply(text).text
+    assert_well_formed(frames, frames[0]["requestId"])
+    # and again, long after: the whole answer from seq 0
+    ws = connect("late-resumer")
+    send(ws, {"action": "resume", "requestId": frames[0]["requestId"], "after": -1})
+    replay = collect(ws)
+    assert replay == frames
+
+
+def test_past_the_grace_period_a_resume_gets_the_partial_answer_and_connection_lost(connect, relay_env):
+    relay_env(RELAY_GONE_GRACE_SECONDS="0.3")
+    text = "too-late [[sim tokens=2000 rate=200 ttft=0]]"
+    frames = drop_and_resume(connect, "slow-returner", text, 2, pause_s=1.5)
+    assert frames[-1]["type"] == "error"
+    assert (frames[-1]["code"], frames[-1]["retryable"]) == ("connection_lost", True)
+    assert expected_reply(text).text.startswith(answer_text(frames))
+    assert_well_formed(frames, frames[0]["requestId"])
+
+
+def test_another_users_answer_and_conversation_are_forbidden(connect):
+    owner = connect("owner-user")
+    first = ask(owner, f"private {FAST}", requestId="private-1")
+    intruder = connect("intruder-user")
+    for message in (
+        {"action": "resume", "requestId": "private-1", "after": -1},
+        {"action": "cancel", "requestId": "private-1"},
+        {"action": "history", "conversationId": first[0]["conversationId"]},
+        {"action": "sendtext", "text": "hijack", "conversationId": first[0]["conversationId"]},
+    ):
+        send(intruder, message)
+        refusal = recv(intruder)
+        assert (refusal["type"], refusal["code"]) == ("error", "forbidden"), message
+
+
+def test_unknown_request_and_conversation_ids_are_not_found(connect):
+    ws = connect()
+    for message in (
+        {"action": "resume", "requestId": "never-was", "after": 0},
+        {"action": "cancel", "requestId": "never-was"},
+        {"action": "history", "conversationId": "never-was"},
+        {"action": "sendtext", "text": "x", "conversationId": "never-was"},
+    ):
+        send(ws, message)
+        refusal = recv(ws)
+        assert (refusal["type"], refusal["code"]) == ("error", "not_found"), message
+
+
+def test_a_request_id_cannot_be_reused(connect):
+    ws = connect()
+    ask(ws, f"once {FAST}", requestId="only-once")
+    refusal = ask(ws, f"twice {FAST}", requestId="only-once")
+    assert (refusal[-1]["code"], refusal[-1]["field"]) == ("bad_request", "requestId")

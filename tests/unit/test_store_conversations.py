@@ -1,0 +1,112 @@
+"""Conversation storage against moto's DynamoDB: item sizes, turn numbering, the history budget."""
+
+from __future__ import annotations
+
+import pytest
+from moto import mock_aws
+
+from lambdas import clients
+from lambdas.config import settings
+from lambdas.providers.base import Message
+from lambdas.store import answers, conversations
+from lambdas.store.conversations import Conversation, Turn
+from lambdas.store.errors import ConflictError, ForbiddenError, NotFoundError
+from lambdas.store.items import query_all
+from localgw.dynamodb import LocalDynamoDB
+
+TABLE = "relay-unit"
+
+
+@pytest.fixture
+def table(monkeypatch):
+    monkeypatch.setenv("RELAY_TABLE_NAME", TABLE)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
+    settings.cache_clear()
+    clients.dynamodb.cache_clear()
+    with mock_aws():
+        LocalDynamoDB._create(clients.dynamodb(), TABLE)  # the same table definition localgw creates
+        yield clients.dynamodb()
+    clients.dynamodb.cache_clear()
+    settings.cache_clear()
+
+
+def start(conversation: Conversation, text: str, request_id: str) -> int:
+    record = answers.new_record_put(request_id, conversation.owner, "conn", conversation.conversation_id, 60)
+    return conversations.start_turn(conversation, text, request_id, record)
+
+
+def test_an_answer_far_over_the_item_limit_is_stored_in_parts_and_read_back_whole(table):
+    conversation = Conversation("c1", "ann")
+    answer_turn = start(conversation, "tell me everything", "r1")
+    huge = "日本語のテキスト " * 60_000  # ~1.4 MB of UTF-8
+    conversations.add_answer("c1", Turn(answer_turn, "assistant", huge, request_id="r1"))
+
+    items = query_all(
+        table, TableName=TABLE, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": "CONV#c1"}}
+    )
+    assert max(len(str(item).encode()) for item in items) < 400_000
+    assert sum(item["sk"]["S"].startswith(f"TURN#{answer_turn:05d}") for item in items) >= 4
+    loaded = conversations.load("c1", "ann")
+    assert [turn.text for turn in loaded.turns] == ["tell me everything", huge]
+
+
+def test_turns_are_numbered_in_order_and_a_stale_turn_count_conflicts(table):
+    conversation = Conversation("c2", "ann")
+    assert start(conversation, "one", "r1") == 2
+    assert start(conversation, "two", "r2") == 4
+    stale = Conversation("c2", "ann", turn_count=2, exists=True)
+    with pytest.raises(ConflictError):
+        start(stale, "racing", "r3")
+
+
+def test_a_request_id_is_taken_once(table):
+    start(Conversation("c3", "ann"), "one", "same")
+    with pytest.raises(ConflictError):
+        start(Conversation("c4", "ann"), "two", "same")
+
+
+def test_loading_checks_the_owner(table):
+    start(Conversation("c5", "ann"), "mine", "r5")
+    with pytest.raises(ForbiddenError):
+        conversations.load("c5", "bob")
+    with pytest.raises(NotFoundError):
+        conversations.load("nope", "ann")
+
+
+def turns(*texts: str) -> Conversation:
+    roles = ["user", "assistant"] * len(texts)
+    return Conversation("c", "ann", turns=[Turn(i + 1, roles[i], text) for i, text in enumerate(texts)], exists=True)
+
+
+def test_the_history_budget_drops_the_oldest_whole_turns():
+    conversation = turns("a" * 10, "b" * 10, "c" * 10, "d" * 10, "e" * 10, "f" * 10)
+    assert conversations.context(conversation, budget_chars=45) == (
+        Message("user", "c" * 10),
+        Message("assistant", "d" * 10),
+        Message("user", "e" * 10),
+        Message("assistant", "f" * 10),
+    )
+    assert conversations.context(conversation, budget_chars=10) == ()
+
+
+def test_a_question_without_an_answer_is_left_out_so_roles_alternate():
+    conversation = turns("q1", "", "q2", "a2")
+    assert conversations.context(conversation, budget_chars=1000) == (
+        Message("user", "q2"),
+        Message("assistant", "a2"),
+    )
+
+
+def test_an_ended_answers_frames_are_stored_in_parts_and_replayed_in_order(table):
+    conversation = Conversation("c6", "ann")
+    start(conversation, "long", "r6")
+    frames = [{"type": "start", "requestId": "r6", "seq": 0, "model": "m"}]
+    frames += [{"type": "delta", "requestId": "r6", "seq": i, "text": "x" * 30_000} for i in range(1, 40)]
+    frames.append({"type": "done", "requestId": "r6", "seq": 40, "stopReason": "end_turn"})
+    answers.end("r6", frames)
+    record = answers.get("r6")
+    assert record is not None and record.status == answers.ENDED and record.transcript_parts >= 4
+    assert answers.transcript(record) == frames
