@@ -52,9 +52,17 @@ class RelayStack(Stack):
         removal = RemovalPolicy.RETAIN if config.removal_policy == "retain" else RemovalPolicy.DESTROY
         code = lambda_code()
 
-        self.table = RelayTable(self, "Storage", removal_policy=removal).table
+        storage = RelayTable(self, "Storage", removal_policy=removal)
+        self.table = storage.table
         functions = RelayFunctions(
-            self, "Functions", config=config, routes=routes, code=code, table=self.table, removal_policy=removal
+            self,
+            "Functions",
+            config=config,
+            routes=routes,
+            code=code,
+            table=self.table,
+            table_indexes=storage.index_names,
+            removal_policy=removal,
         )
         self.functions = functions.by_route
         self.auth = RelayAuth(self, "Auth", config=config, removal_policy=removal)

@@ -17,7 +17,8 @@ from stacks.constructs.log_groups import log_group
 from stacks.nag import acknowledge
 
 # Item reads and writes on this one table. Not grant_read_write_data(): that adds Scan, DescribeTable and stream
-# reads, none of which a handler needs.
+# reads, none of which a handler needs. Not table.grant() either: once the table has a secondary index it adds
+# `{table}/index/*`; each index is granted by name instead, and only Query applies to an index.
 TABLE_ACTIONS: tuple[str, ...] = (
     "dynamodb:GetItem",
     "dynamodb:BatchGetItem",
@@ -27,6 +28,7 @@ TABLE_ACTIONS: tuple[str, ...] = (
     "dynamodb:DeleteItem",
     "dynamodb:BatchWriteItem",
 )
+INDEX_ACTIONS: tuple[str, ...] = ("dynamodb:Query",)
 
 CATALOGUE_LISTING_ROUTES = frozenset({"models"})
 """Routes whose function lists the model catalogue without calling a model (streaming routes serve it)."""
@@ -44,6 +46,7 @@ class RelayFunctions(Construct):
         routes: Sequence[Route],
         code: lambda_.Code,
         table: dynamodb.ITable,
+        table_indexes: Sequence[str] = (),
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -56,7 +59,7 @@ class RelayFunctions(Construct):
             function = self.add_function(
                 route.function, route.handler, environment=self._route_environment(route), streaming=route.streaming
             )
-            table.grant(function, *TABLE_ACTIONS)
+            _grant_table(function, table, table_indexes)
             by_route[route.key] = function
         self.by_route: Mapping[str, lambda_.Function] = by_route
 
@@ -108,3 +111,17 @@ class RelayFunctions(Construct):
             "the runtime and the bundling target move together in one deliberate change.",
         )
         return function
+
+
+def _grant_table(function: lambda_.Function, table: dynamodb.ITable, index_names: Sequence[str]) -> None:
+    function.add_to_role_policy(
+        iam.PolicyStatement(sid="TableItems", actions=list(TABLE_ACTIONS), resources=[table.table_arn])
+    )
+    if index_names:
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="TableIndexes",
+                actions=list(INDEX_ACTIONS),
+                resources=[f"{table.table_arn}/index/{name}" for name in index_names],
+            )
+        )

@@ -11,7 +11,10 @@ from cfnlint.api import lint_file
 from tests.stack.conftest import Synth
 
 
-@pytest.mark.parametrize("variant", ["default_synth", "overridden_synth", "global_profile_synth", "extended_synth"])
+@pytest.mark.parametrize(
+    "variant",
+    ["default_synth", "overridden_synth", "global_profile_synth", "extended_synth", "oidc_synth", "catalogue_synth"],
+)
 def test_template_has_no_cfn_lint_errors(variant: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     synthesized: Synth = request.getfixturevalue(variant)
     path = tmp_path / "template.json"

@@ -1,4 +1,5 @@
-"""One Lambda per route from one code asset: runtime, architecture, sizing, environment, logs."""
+"""One Lambda per route plus the `$connect` authorizer, from one code asset: runtime, architecture, sizing,
+environment, logs."""
 
 from __future__ import annotations
 
@@ -7,11 +8,17 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
-from lambdas.routes import ROUTES, Route
+from lambdas import quotas
+from lambdas.auth import config as auth_env
+from lambdas.models import ENV_MODELS, parse_catalogue, single_model_catalogue, to_env_value
+from lambdas.routes import AUTHORIZER, ROUTES, Route
 from stacks.config import LOG_RETENTION_DAYS, RelayConfig
 from stacks.constructs import log_groups
-from tests.stack.conftest import Synth
-from tests.stack.template_queries import function_by_handler, resources
+from tests.stack.conftest import CATALOGUE, OIDC_ISSUER, Synth
+from tests.stack.template_queries import function_by_handler, render, resources
+
+HANDLERS = sorted([*(r.handler for r in ROUTES), AUTHORIZER.handler])
+QUOTA_VARIABLES = {quotas.ENV_QUOTA_INFLIGHT, quotas.ENV_QUOTA_DAILY_OUTPUT_TOKENS}
 
 
 def _expected_size(config: RelayConfig, route: Route) -> tuple[int, int]:
@@ -20,9 +27,9 @@ def _expected_size(config: RelayConfig, route: Route) -> tuple[int, int]:
     return config.function_memory_mb, config.function_timeout_seconds
 
 
-def test_one_function_per_route_all_python_3_13_on_arm64(template_json: dict[str, Any]) -> None:
+def test_one_function_per_route_and_the_authorizer_all_python_3_13_on_arm64(template_json: dict[str, Any]) -> None:
     functions = resources(template_json, "AWS::Lambda::Function")
-    assert sorted(f["Properties"]["Handler"] for f in functions.values()) == sorted(r.handler for r in ROUTES)
+    assert sorted(f["Properties"]["Handler"] for f in functions.values()) == HANDLERS
     for function in functions.values():
         assert function["Properties"]["Runtime"] == "python3.13"
         assert function["Properties"]["Architectures"] == ["arm64"]
@@ -46,23 +53,110 @@ def test_overridden_sizes_reach_the_functions(overridden_synth: Synth, route: Ro
     assert props["Timeout"] in (600, 20)
 
 
-def test_functions_get_the_configured_environment(template_json: dict[str, Any], config: RelayConfig) -> None:
-    (table_id,) = resources(template_json, "AWS::DynamoDB::Table")
-    expected = config.function_environment("TABLE")
-    for route in ROUTES:
-        _, props = function_by_handler(template_json, route.handler)
-        variables = dict(props["Environment"]["Variables"])
-        assert variables.pop("RELAY_TABLE_NAME") == {"Ref": table_id}
-        expected_rest = {k: v for k, v in expected.items() if k != "RELAY_TABLE_NAME"}
-        assert variables == expected_rest
+def _variables(synth: Synth, handler: str) -> dict[str, Any]:
+    _, props = function_by_handler(synth.json, handler)
+    return dict(props["Environment"]["Variables"])
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.key)
+def test_route_functions_get_the_configured_environment(default_synth: Synth, route: Route) -> None:
+    (table_id,) = resources(default_synth.json, "AWS::DynamoDB::Table")
+    # SendText serves the catalogue and enforces the quotas; Models lists the catalogue; the others need neither.
+    reads_catalogue = route.key in ("sendtext", "models")
+    reads_quotas = route.key == "sendtext"
+    expected = default_synth.config.function_environment("TABLE", catalogue=reads_catalogue, quotas=reads_quotas)
+    variables = _variables(default_synth, route.handler)
+    assert variables.pop("RELAY_TABLE_NAME") == {"Ref": table_id}
+    assert variables == {k: v for k, v in expected.items() if k != "RELAY_TABLE_NAME"}
+    assert ENV_MODELS in variables if reads_catalogue else ENV_MODELS not in variables
+    assert set(variables) >= QUOTA_VARIABLES if reads_quotas else not set(variables) & QUOTA_VARIABLES
+    assert variables["RELAY_MODEL_ID"] == default_synth.config.model_id
+
+
+def test_local_runs_get_every_variable_the_deployed_functions_get(config: RelayConfig) -> None:
+    # localgw runs every handler in one process with function_environment()'s defaults: the union of them all.
+    everything = config.function_environment("TABLE")
+    assert {ENV_MODELS, *QUOTA_VARIABLES, "RELAY_MODEL_ID", "RELAY_TABLE_NAME", "POWERTOOLS_LOG_LEVEL"} <= set(
+        everything
+    )
+    assert set(config.function_environment("TABLE", catalogue=False, quotas=False)) == set(everything) - {
+        ENV_MODELS,
+        *QUOTA_VARIABLES,
+    }
+
+
+def test_without_a_catalogue_relay_models_is_the_single_model_id(default_synth: Synth) -> None:
+    variables = _variables(default_synth, "lambdas.handlers.sendtext.handler")
+    assert variables[ENV_MODELS] == to_env_value(single_model_catalogue(default_synth.config.model_id))
+    assert parse_catalogue(variables[ENV_MODELS]).aliases == [default_synth.config.model_id]
+
+
+def test_a_catalogue_reaches_sendtext_and_models(catalogue_synth: Synth) -> None:
+    expected = to_env_value(CATALOGUE)
+    for handler in ("lambdas.handlers.sendtext.handler", "lambdas.handlers.models.handler"):
+        assert _variables(catalogue_synth, handler)[ENV_MODELS] == expected
+    assert ENV_MODELS not in _variables(catalogue_synth, "lambdas.handlers.default.handler")
+
+
+def test_quota_limits_reach_the_streaming_function(default_synth: Synth, overridden_synth: Synth) -> None:
+    handler = "lambdas.handlers.sendtext.handler"
+    assert {k: v for k, v in _variables(default_synth, handler).items() if k in QUOTA_VARIABLES} == {
+        quotas.ENV_QUOTA_INFLIGHT: str(quotas.DEFAULT_INFLIGHT),
+        quotas.ENV_QUOTA_DAILY_OUTPUT_TOKENS: str(quotas.DEFAULT_DAILY_OUTPUT_TOKENS),
+    }
+    assert {k: v for k, v in _variables(overridden_synth, handler).items() if k in QUOTA_VARIABLES} == {
+        quotas.ENV_QUOTA_INFLIGHT: "5",
+        quotas.ENV_QUOTA_DAILY_OUTPUT_TOKENS: "0",
+    }
+
+
+def test_the_authorizer_is_built_like_the_routes(default_synth: Synth) -> None:
+    functions = resources(default_synth.json, "AWS::Lambda::Function")
+    _, authorizer = function_by_handler(default_synth.json, AUTHORIZER.handler)
+    _, connect = function_by_handler(default_synth.json, "lambdas.handlers.connect.handler")
+    for key in ("Code", "Runtime", "Architectures", "MemorySize", "Timeout"):
+        assert authorizer[key] == connect[key], key
+    assert authorizer["LoggingConfig"]["LogGroup"]["Ref"] in resources(default_synth.json, "AWS::Logs::LogGroup")
+    assert len(functions) == len(ROUTES) + 1
+
+
+def test_the_cognito_authorizer_gets_the_pool_issuer_and_app_client(default_synth: Synth) -> None:
+    variables = _variables(default_synth, AUTHORIZER.handler)
+    (pool_id,) = resources(default_synth.json, "AWS::Cognito::UserPool")
+    (client_id,) = resources(default_synth.json, "AWS::Cognito::UserPoolClient")
+    assert render(variables.pop(auth_env.ENV_ISSUER)) == (
+        f"https://cognito-idp.${{AWS::Region}}.${{AWS::URLSuffix}}/${{{pool_id}}}"
+    )
+    assert variables.pop(auth_env.ENV_AUDIENCE) == {"Ref": client_id}
+    # Only the relay's logging settings besides: no table, no model, no catalogue.
+    assert variables == {
+        auth_env.ENV_TOKEN_USE: "access",
+        auth_env.ENV_LEEWAY_SECONDS: "60",
+        **default_synth.config.observability_environment(),
+    }
+
+
+def test_the_oidc_authorizer_gets_the_issuer_from_the_context(oidc_synth: Synth) -> None:
+    assert _variables(oidc_synth, AUTHORIZER.handler) == {
+        auth_env.ENV_ISSUER: OIDC_ISSUER,
+        auth_env.ENV_AUDIENCE: "relay-api,relay-cli",
+        auth_env.ENV_TOKEN_USE: "access",
+        auth_env.ENV_OIDC_DISCOVERY: "true",
+        auth_env.ENV_LEEWAY_SECONDS: "60",
+        **oidc_synth.config.observability_environment(),
+    }
+
+
+def test_the_authorizer_leeway_follows_the_context(overridden_synth: Synth) -> None:
+    assert _variables(overridden_synth, AUTHORIZER.handler)[auth_env.ENV_LEEWAY_SECONDS] == "30"
 
 
 def test_each_function_logs_to_its_own_group_with_retention(template_json: dict[str, Any], config: RelayConfig) -> None:
     log_group_ids = set()
-    for route in ROUTES:
-        _, props = function_by_handler(template_json, route.handler)
+    for handler in HANDLERS:
+        _, props = function_by_handler(template_json, handler)
         log_group_ids.add(props["LoggingConfig"]["LogGroup"]["Ref"])
-    assert len(log_group_ids) == len(ROUTES)
+    assert len(log_group_ids) == len(HANDLERS)
     for log_group_id in log_group_ids:
         group = template_json["Resources"][log_group_id]
         assert group["Properties"]["RetentionInDays"] == config.log_retention_days
@@ -72,7 +166,7 @@ def test_each_function_logs_to_its_own_group_with_retention(template_json: dict[
 def test_no_log_retention_custom_resource(template: Template) -> None:
     # The deprecated logRetention property adds a Lambda-backed custom resource with a wildcard IAM policy.
     template.resource_count_is("Custom::LogRetention", 0)
-    assert len(template.find_resources("AWS::Lambda::Function")) == len(ROUTES)
+    assert len(template.find_resources("AWS::Lambda::Function")) == len(HANDLERS)
 
 
 def test_destroy_policy_and_retention_override_reach_every_log_group(overridden_synth: Synth) -> None:

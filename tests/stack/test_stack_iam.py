@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
+from lambdas import table_schema
 from lambdas.routes import AUTHORIZER, ROUTES
 from stacks.bedrock_access import GEO_DESTINATION_REGIONS
-from stacks.constructs.functions import TABLE_ACTIONS
+from stacks.constructs.functions import INDEX_ACTIONS, TABLE_ACTIONS
 from tests.stack.conftest import (
     CUSTOM_MODEL_ARN,
     FOUNDATION_MODEL_ID,
@@ -192,10 +193,14 @@ def test_table_access_is_item_reads_and_writes_on_the_one_table(template_json: d
         for s in function_statements(template_json, route.handler)
         if any(a.startswith("dynamodb:") for a in actions(s))
     ]
-    assert [(sorted(actions(s)), as_list(s["Resource"])) for s in table] == [
-        (sorted(TABLE_ACTIONS), [{"Fn::GetAtt": [table_id, "Arn"]}])
+    # Items on the table; Query on each secondary index by name (never the CDK's `index/*`).
+    assert [(sorted(actions(s)), [render(r) for r in as_list(s["Resource"])]) for s in table] == [
+        (sorted(TABLE_ACTIONS), [f"${{{table_id}.Arn}}"]),
+        (list(INDEX_ACTIONS), [f"${{{table_id}.Arn}}/index/{table_schema.OWNER_INDEX}"]),
     ]
     assert "dynamodb:Scan" not in TABLE_ACTIONS
+    indexes = template_json["Resources"][table_id]["Properties"]["GlobalSecondaryIndexes"]
+    assert [index["IndexName"] for index in indexes] == [table_schema.OWNER_INDEX]
 
 
 def test_inference_profile_grants_the_profile_and_the_model_through_it(default_synth: Synth) -> None:

@@ -17,7 +17,15 @@ from stacks.config import load_config
 from stacks.constructs.bundling import BUNDLING_STACKS_CONTEXT
 from stacks.nag import PACK, enable_aws_solutions_checks
 from stacks.relay_stack import RelayStack
-from tests.stack.conftest import EXTRA_ROUTE, GLOBAL_PROFILE_ID, OVERRIDES, TEST_AUTHORIZER, Synth
+from tests.stack.conftest import (
+    CATALOGUE_OVERRIDES,
+    EXTRA_ROUTE,
+    GLOBAL_PROFILE_ID,
+    OIDC_OVERRIDES,
+    OVERRIDES,
+    TEST_AUTHORIZER,
+    Synth,
+)
 
 
 def _nag_findings(
@@ -52,8 +60,15 @@ def _nag_findings(
 
 @pytest.mark.parametrize(
     ("overrides", "extended"),
-    [(None, False), (OVERRIDES, False), ({"modelId": GLOBAL_PROFILE_ID}, False), (None, True)],
-    ids=["default", "overridden", "global-profile", "authorizer-and-extra-route"],
+    [
+        (None, False),
+        (OVERRIDES, False),
+        ({"modelId": GLOBAL_PROFILE_ID}, False),
+        (None, True),
+        (OIDC_OVERRIDES, False),
+        (CATALOGUE_OVERRIDES, False),
+    ],
+    ids=["default", "overridden", "global-profile", "authorizer-and-extra-route", "oidc", "catalogue"],
 )
 def test_synth_passes_the_aws_solutions_pack(
     tmp_path: Path, overrides: Mapping[str, Any] | None, extended: bool
@@ -80,6 +95,10 @@ def _acknowledgments(synth: Synth) -> dict[str, dict[str, str]]:
     return found
 
 
+def _rules(synth: Synth) -> set[str]:
+    return {rule.split("[")[0] for by_rule in _acknowledgments(synth).values() for rule in by_rule}
+
+
 def test_every_acknowledgment_names_one_finding_and_explains_it(default_synth: Synth) -> None:
     acknowledged = _acknowledgments(default_synth)
     rules = {rule for by_rule in acknowledged.values() for rule in by_rule}
@@ -88,6 +107,8 @@ def test_every_acknowledgment_names_one_finding_and_explains_it(default_synth: S
         f"{PACK}::AwsSolutions-APIG4",
         f"{PACK}::AwsSolutions-IAM4",
         f"{PACK}::AwsSolutions-IAM5",
+        f"{PACK}::AwsSolutions-COG2",
+        f"{PACK}::AwsSolutions-COG8",
     }
     # Wildcard rules are granular: only the exact finding is accepted, never the whole rule.
     assert not [rule for rule in rules if rule.endswith(("IAM4", "IAM5"))]
@@ -96,14 +117,20 @@ def test_every_acknowledgment_names_one_finding_and_explains_it(default_synth: S
             assert len(reason) > 60, rule
 
 
-def test_open_connect_is_acknowledged_as_waiting_for_the_authorizer(
-    default_synth: Synth, extended_synth: Synth
-) -> None:
-    def connect_reason(synth: Synth) -> str | None:
-        for path, by_rule in _acknowledgments(synth).items():
-            if path.endswith("/$connect-Route"):
-                return by_rule.get(f"{PACK}::AwsSolutions-APIG4")
-        return None
+def test_the_user_pool_acknowledgments_follow_the_switches(overridden_synth: Synth, oidc_synth: Synth) -> None:
+    # Threat protection on: the pool is on the Plus tier and COG8 holds without an acknowledgment.
+    assert f"{PACK}::AwsSolutions-COG8" not in _rules(overridden_synth)
+    assert f"{PACK}::AwsSolutions-COG2" in _rules(overridden_synth)
+    # No pool at all: nothing Cognito to acknowledge.
+    assert not [rule for rule in _rules(oidc_synth) if "COG" in rule]
 
-    assert "authorizer" in (connect_reason(default_synth) or "")
-    assert connect_reason(extended_synth) is None
+
+@pytest.mark.parametrize("variant", ["default_synth", "oidc_synth", "extended_synth"])
+def test_connect_needs_no_authorization_acknowledgment(variant: str, request: pytest.FixtureRequest) -> None:
+    synth: Synth = request.getfixturevalue(variant)
+    by_path = _acknowledgments(synth)
+    routes = [path for path in by_path if path.endswith("-Route")]
+    assert not [path for path in routes if "$connect" in path]
+    # Every other route still explains why it has no authorizer of its own.
+    assert all(f"{PACK}::AwsSolutions-APIG4" in by_path[path] for path in routes)
+    assert len(routes) == len(synth.stack.functions) - 1

@@ -24,11 +24,31 @@ def test_table_is_on_demand_with_string_keys_ttl_pitr_and_aws_managed_encryption
             "AttributeDefinitions": [
                 {"AttributeName": table_schema.PARTITION_KEY, "AttributeType": "S"},
                 {"AttributeName": table_schema.SORT_KEY, "AttributeType": "S"},
+                {"AttributeName": table_schema.OWNER_INDEX_PARTITION_KEY, "AttributeType": "S"},
+                {"AttributeName": table_schema.OWNER_INDEX_SORT_KEY, "AttributeType": "S"},
             ],
             "TimeToLiveSpecification": {"AttributeName": table_schema.TTL_ATTRIBUTE, "Enabled": True},
             "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
             # SSEEnabled without a KMS key is the AWS-managed key (aws/dynamodb).
             "SSESpecification": {"SSEEnabled": True},
+        },
+    )
+
+
+def test_conversations_are_listed_through_the_one_owner_index(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "GlobalSecondaryIndexes": [
+                {
+                    "IndexName": table_schema.OWNER_INDEX,
+                    "KeySchema": [
+                        {"AttributeName": table_schema.OWNER_INDEX_PARTITION_KEY, "KeyType": "HASH"},
+                        {"AttributeName": table_schema.OWNER_INDEX_SORT_KEY, "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ]
         },
     )
 
