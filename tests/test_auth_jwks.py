@@ -243,6 +243,9 @@ def test_encryption_keys_and_keys_without_kid_are_ignored() -> None:
 def test_the_module_level_cache_is_shared_by_every_invocation(
     server: JwksServer, issuer: FakeIssuer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Hermetic: a gateway started earlier in this process may have left its own RELAY_AUTH_* values behind.
+    for name in (auth.ENV_JWKS_URL, auth.ENV_TOKEN_USE, auth.ENV_OIDC_DISCOVERY, auth.ENV_LEEWAY_SECONDS):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv(auth.ENV_ISSUER, issuer.url)
     monkeypatch.setenv(auth.ENV_AUDIENCE, f"someone-else, {AUDIENCE}")
     auth.settings.cache_clear()
