@@ -32,7 +32,7 @@ ENV_HISTORY_MAX_CHARS = "RELAY_HISTORY_MAX_CHARS"
 DEFAULT_CONNECTION_TTL_SECONDS = 2 * 3600 + 600
 
 
-def _int(name: str, default: int) -> int:
+def env_int(name: str, default: int) -> int:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
@@ -79,20 +79,20 @@ class Settings:
         return cls(
             table_name=os.environ.get(ENV_TABLE_NAME, ""),
             model_id=os.environ.get(ENV_MODEL_ID, ""),
-            max_tokens_default=_int(ENV_MAX_TOKENS_DEFAULT, 1024),
-            max_tokens_limit=_int(ENV_MAX_TOKENS_LIMIT, 8192),
-            max_text_chars=_int(ENV_MAX_TEXT_CHARS, 32_000),
+            max_tokens_default=env_int(ENV_MAX_TOKENS_DEFAULT, 1024),
+            max_tokens_limit=env_int(ENV_MAX_TOKENS_LIMIT, 8192),
+            max_text_chars=env_int(ENV_MAX_TEXT_CHARS, 32_000),
             connections_endpoint=os.environ.get(ENV_CONNECTIONS_ENDPOINT) or None,
-            connection_ttl_seconds=_int(ENV_CONNECTION_TTL_SECONDS, DEFAULT_CONNECTION_TTL_SECONDS),
-            coalesce_ms=_int(ENV_COALESCE_MS, 50),
-            coalesce_max_chars=_int(ENV_COALESCE_MAX_CHARS, 4096),
+            connection_ttl_seconds=env_int(ENV_CONNECTION_TTL_SECONDS, DEFAULT_CONNECTION_TTL_SECONDS),
+            coalesce_ms=env_int(ENV_COALESCE_MS, 50),
+            coalesce_max_chars=env_int(ENV_COALESCE_MAX_CHARS, 4096),
             gone_grace_seconds=_float(ENV_GONE_GRACE_SECONDS, 10.0),
-            time_guard_ms=_int(ENV_TIME_GUARD_MS, 5000),
-            post_max_attempts=_int(ENV_POST_MAX_ATTEMPTS, 6),
-            control_poll_ms=_int(ENV_CONTROL_POLL_MS, 250),
-            answer_ttl_seconds=_int(ENV_ANSWER_TTL_SECONDS, 24 * 3600),
-            conversation_ttl_seconds=_int(ENV_CONVERSATION_TTL_SECONDS, 30 * 24 * 3600),
-            history_max_chars=_int(ENV_HISTORY_MAX_CHARS, 60_000),
+            time_guard_ms=env_int(ENV_TIME_GUARD_MS, 5000),
+            post_max_attempts=env_int(ENV_POST_MAX_ATTEMPTS, 6),
+            control_poll_ms=env_int(ENV_CONTROL_POLL_MS, 250),
+            answer_ttl_seconds=env_int(ENV_ANSWER_TTL_SECONDS, 24 * 3600),
+            conversation_ttl_seconds=env_int(ENV_CONVERSATION_TTL_SECONDS, 30 * 24 * 3600),
+            history_max_chars=env_int(ENV_HISTORY_MAX_CHARS, 60_000),
         )
 
 

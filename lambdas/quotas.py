@@ -17,7 +17,6 @@ which also skips the DynamoDB calls.
 from __future__ import annotations
 
 import math
-import os
 import random
 import time
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambdas import clients
+from lambdas.config import env_int
 from lambdas.config import settings as relay_settings
 from lambdas.table_schema import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
 
@@ -83,8 +83,8 @@ class QuotaSettings:
     @classmethod
     def from_env(cls) -> QuotaSettings:
         return cls(
-            inflight=_int(ENV_QUOTA_INFLIGHT, DEFAULT_INFLIGHT),
-            daily_output_tokens=_int(ENV_QUOTA_DAILY_OUTPUT_TOKENS, DEFAULT_DAILY_OUTPUT_TOKENS),
+            inflight=env_int(ENV_QUOTA_INFLIGHT, DEFAULT_INFLIGHT),
+            daily_output_tokens=env_int(ENV_QUOTA_DAILY_OUTPUT_TOKENS, DEFAULT_DAILY_OUTPUT_TOKENS),
         )
 
 
@@ -270,13 +270,3 @@ def _key(user_id: str, sort_key: str) -> dict[str, Any]:
 
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", "Unknown"))
-
-
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ValueError(f"environment variable {name} must be an integer, got {raw!r}") from exc

@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from lambdas.providers.base import ModelRequest
-from lambdas.providers.bedrock_invoke import STREAM_ENDED_EARLY
 from lambdas.providers.errors import UPSTREAM_FAILURES, from_exception
-from lambdas.providers.events import TERMINAL, ErrorKind, Event, Start, UpstreamError
+from lambdas.providers.events import Event
 from lambdas.providers.formats.converse_events import ConverseEvents
 from lambdas.providers.formats.nova import converse_messages, inference_config
+from lambdas.providers.upstream import guarded
 
 
 def converse_arguments(model_id: str, request: ModelRequest) -> dict[str, Any]:
@@ -38,23 +38,13 @@ class BedrockConverseProvider:
         except UPSTREAM_FAILURES as exc:
             yield from_exception(exc)
             return
-        events = ConverseEvents()
         body = response["stream"]
-        try:
-            yield Start(self.model_id)
-            # In-stream errors (modelStreamErrorException, throttlingException, ...) are raised by botocore
-            # while iterating, as EventStreamError.
-            for event in body:
-                for normalized in events.decode(event):
-                    yield normalized
-                    if isinstance(normalized, TERMINAL):
-                        return
-            for normalized in events.end():
-                yield normalized
-                return
-            yield UpstreamError(ErrorKind.UNAVAILABLE, STREAM_ENDED_EARLY)
-        except UPSTREAM_FAILURES as exc:
-            yield from_exception(exc)
-        finally:
-            # Closing the stream closes the HTTP response: Bedrock stops generating (and billing).
-            body.close()
+        # In-stream errors (modelStreamErrorException, throttlingException, ...) are raised by botocore while
+        # iterating, as EventStreamError: guarded() turns them into the error event.
+        yield from guarded(self.model_id, _decoded(body, ConverseEvents()), body.close)
+
+
+def _decoded(body: Any, events: ConverseEvents) -> Iterator[Event]:
+    for event in body:
+        yield from events.decode(event)
+    yield from events.end()

@@ -8,12 +8,11 @@ from typing import Any, Protocol
 
 from lambdas.providers.base import ModelRequest
 from lambdas.providers.errors import UPSTREAM_FAILURES, from_exception
-from lambdas.providers.events import TERMINAL, ErrorKind, Event, Start, UpstreamError
+from lambdas.providers.events import Event
+from lambdas.providers.upstream import guarded
 
 INVOCATION_METRICS = "amazon-bedrock-invocationMetrics"
 """Bedrock adds this object to every family's last chunk: `{inputTokenCount, outputTokenCount, ...}`."""
-
-STREAM_ENDED_EARLY = "the model's stream ended before the answer did"
 
 
 class InvokeCodec(Protocol):
@@ -59,25 +58,13 @@ class BedrockInvokeProvider:
             yield from_exception(exc)
             return
         body = response["body"]
-        try:
-            yield Start(self.model_id)
-            for event in body:
-                chunk = event.get("chunk")
-                if chunk is None:
-                    continue
-                for normalized in codec.decode(json.loads(chunk["bytes"])):
-                    yield normalized
-                    if isinstance(normalized, TERMINAL):
-                        return
-            for normalized in getattr(codec, "end", tuple)():
-                yield normalized
-                if isinstance(normalized, TERMINAL):
-                    return
-            yield UpstreamError(ErrorKind.UNAVAILABLE, STREAM_ENDED_EARLY)
-        except UPSTREAM_FAILURES as exc:
-            yield from_exception(exc)
-        except ValueError as exc:
-            yield UpstreamError(ErrorKind.INTERNAL, f"undecodable chunk from the model: {exc}")
-        finally:
-            # Closing the response is what makes Bedrock stop generating (and billing) tokens.
-            body.close()
+        yield from guarded(self.model_id, _decoded(body, codec), body.close)
+
+
+def _decoded(body: Any, codec: InvokeCodec) -> Iterator[Event]:
+    for event in body:
+        chunk = event.get("chunk")
+        if chunk is not None:
+            yield from codec.decode(json.loads(chunk["bytes"]))
+    # Some families only know their usage or stop reason once the stream is over (Nova's metadata, ...).
+    yield from getattr(codec, "end", tuple)()

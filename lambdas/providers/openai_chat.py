@@ -16,9 +16,10 @@ import urllib3
 from lambdas.providers.api_keys import ApiKeyError
 from lambdas.providers.base import ModelRequest
 from lambdas.providers.errors import UPSTREAM_FAILURES, from_exception, kind_for_code
-from lambdas.providers.events import TERMINAL, ErrorKind, Event, Start, UpstreamError
+from lambdas.providers.events import Event, UpstreamError
 from lambdas.providers.formats.openai_chat import ChatCompletionChunks, error_event, request_body
-from lambdas.providers.streams import MAX_LINE_BYTES, LineBuffer, LineTooLongError, SseDecoder
+from lambdas.providers.streams import MAX_LINE_BYTES, LineBuffer, SseDecoder
+from lambdas.providers.upstream import guarded
 
 DEFAULT_TIMEOUT = urllib3.Timeout(connect=5.0, read=120.0)
 """Read is per socket read: reasoning models may think for a while before their first byte."""
@@ -81,25 +82,17 @@ class OpenAIChatProvider:
         except UPSTREAM_FAILURES as exc:
             yield from_exception(exc)
             return
-        try:
-            if response.status != 200:
+        if response.status != 200:
+            try:
                 yield self._http_error(response)
-                return
-            yield Start(self.model)
-            for normalized in self._decode(response):
-                yield normalized
-                if isinstance(normalized, TERMINAL):
-                    return
-        except UPSTREAM_FAILURES as exc:
-            yield from_exception(exc)
-        except LineTooLongError as exc:
-            yield UpstreamError(ErrorKind.INTERNAL, str(exc), upstream_code="LineTooLong")
-        except ValueError as exc:
-            yield UpstreamError(ErrorKind.INTERNAL, f"undecodable chunk from the model: {exc}")
-        finally:
-            # Closing (not releasing) the connection is what tells the server to stop generating; a connection
-            # left mid-stream could not be reused anyway.
-            response.close()
+            except UPSTREAM_FAILURES as exc:
+                yield from_exception(exc)
+            finally:
+                response.close()
+            return
+        # Closing (not releasing) the connection is what tells the server to stop generating; a connection left
+        # mid-stream could not be reused anyway.
+        yield from guarded(self.model, self._decode(response), response.close)
 
     def _decode(self, response: Any) -> Iterator[Event]:
         lines = LineBuffer(self._max_line_bytes)

@@ -15,9 +15,10 @@ from lambdas import models
 from lambdas.providers import prompts
 from lambdas.providers.base import ModelRequest
 from lambdas.providers.errors import UPSTREAM_FAILURES, from_exception
-from lambdas.providers.events import TERMINAL, ErrorKind, Event, Start, UpstreamError
+from lambdas.providers.events import Event
 from lambdas.providers.sagemaker_formats import DECODERS
-from lambdas.providers.streams import MAX_LINE_BYTES, LineBuffer, LineTooLongError
+from lambdas.providers.streams import MAX_LINE_BYTES, LineBuffer
+from lambdas.providers.upstream import guarded
 
 
 def request_body(request: ModelRequest, template: str = models.LLAMA3) -> dict[str, Any]:
@@ -60,22 +61,9 @@ class SageMakerProvider:
             yield from_exception(exc)
             return
         body = response["Body"]
-        try:
-            yield Start(self.endpoint_name)
-            for normalized in self._decode(body):
-                yield normalized
-                if isinstance(normalized, TERMINAL):
-                    return
-        except UPSTREAM_FAILURES as exc:
-            # ModelStreamError and InternalStreamFailure are raised by botocore while iterating.
-            yield from_exception(exc)
-        except LineTooLongError as exc:
-            yield UpstreamError(ErrorKind.INTERNAL, str(exc), upstream_code="LineTooLong")
-        except ValueError as exc:
-            yield UpstreamError(ErrorKind.INTERNAL, f"undecodable output from the endpoint: {exc}")
-        finally:
-            # Closing the response stops the endpoint's generation for this request.
-            body.close()
+        # ModelStreamError and InternalStreamFailure are raised by botocore while iterating; closing the response
+        # stops the endpoint's generation for this request.
+        yield from guarded(self.endpoint_name, self._decode(body), body.close)
 
     def _decode(self, body: Any) -> Iterator[Event]:
         lines = LineBuffer(self._max_line_bytes)
