@@ -32,6 +32,10 @@ REMOVAL_POLICIES = ("retain", "destroy")
 _GRANT_WIDENING = frozenset("*?${}")
 _BEDROCK_ARN = re.compile(r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]*:\d{0,12}:[a-z-]+/[A-Za-z0-9._:/-]+$")
 _LIST_ITEM = re.compile(r"^[^\s,]+$")
+# A lower-case DNS name without a wildcard: the distribution answers on it, and WebClientUrl names it.
+_DOMAIN_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+# CloudFront takes viewer certificates from ACM in us-east-1 only, whatever the stack's region.
+_CLOUDFRONT_CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[A-Za-z0-9-]+$")
 
 # The functions' variable names, repeated here because the modules that own them import boto3 (lambdas.quotas) or
 # PyJWT (lambdas.auth); tests/stack/test_stack_config.py pins them to the originals.
@@ -100,6 +104,13 @@ class RelayConfig:
     """Let anyone create an account in the Cognito user pool (off: an administrator creates users)."""
     cognito_threat_protection: bool = False
     """Cognito Plus feature plan with threat protection enforced (billed per monthly active user)."""
+    web_client: bool = False
+    """Deploy the browser chat client (`web/`): a private S3 bucket behind CloudFront, with a generated config.json."""
+    web_client_domain_name: str = ""
+    """The web client's own domain name (with `web_client_certificate_arn`); empty = the distribution's cloudfront.net
+    name with CloudFront's default certificate."""
+    web_client_certificate_arn: str = ""
+    """ACM certificate in us-east-1 covering `web_client_domain_name`."""
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> RelayConfig:
@@ -167,6 +178,7 @@ class RelayConfig:
         _range("quotaInflight", self.quota_inflight, 0, 100)
         _range("quotaDailyOutputTokens", self.quota_daily_output_tokens, 0, 1_000_000_000)
         self._validate_auth()
+        self._validate_web_client()
 
     def _validate_catalogue(self) -> None:
         try:
@@ -220,6 +232,26 @@ class RelayConfig:
             _https_url("authJwksUrl", self.auth_jwks_url)
             if self.auth_oidc_discovery:
                 raise ConfigError("authJwksUrl and authOidcDiscovery: set one (a JWKS URL makes discovery moot)")
+
+    def _validate_web_client(self) -> None:
+        domain, certificate = self.web_client_domain_name, self.web_client_certificate_arn
+        if not self.web_client:
+            for key, value in (("webClientDomainName", domain), ("webClientCertificateArn", certificate)):
+                if value:
+                    raise ConfigError(f"{key} applies to the web client: set webClient=true too")
+            return
+        if bool(domain) != bool(certificate):
+            raise ConfigError(
+                "webClientDomainName and webClientCertificateArn: set both (a custom domain needs its "
+                "certificate) or neither"
+            )
+        if domain and not _DOMAIN_NAME.match(domain):
+            raise ConfigError(f"webClientDomainName {domain!r}: a lower-case DNS name such as chat.example.com")
+        if certificate and not _CLOUDFRONT_CERTIFICATE_ARN.match(certificate):
+            raise ConfigError(
+                f"webClientCertificateArn {certificate!r}: an ACM certificate ARN in us-east-1 "
+                "(the only region CloudFront takes certificates from)"
+            )
 
     def function_environment(self, table_name: str, *, catalogue: bool = True, quotas: bool = True) -> dict[str, str]:
         """The relay functions' environment, deployed or local. localgw runs every handler in one process and takes

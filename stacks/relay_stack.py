@@ -17,6 +17,7 @@ from stacks.catalogue_access import Grant, catalogue_grants
 from stacks.config import RelayConfig
 from stacks.constructs import RelayAuth, RelayFunctions, RelayTable, RelayWebSocketApi
 from stacks.constructs.bundling import lambda_code
+from stacks.constructs.web_client import WebClient, client_settings
 from stacks.nag import acknowledge
 
 # Functions on these routes never post frames: $connect has no open socket yet, $disconnect's socket is gone.
@@ -28,8 +29,9 @@ class MissingAuthorizerError(ValueError):
 
 
 class RelayStack(Stack):
-    """Exposes `table`, `functions` (by route key), `authorizer_function`, `auth`, `api`; routes and authorizer default
-    to `lambdas.routes`. There is no way to deploy without the authorizer (issue 6)."""
+    """Exposes `table`, `functions` (by route key), `authorizer_function`, `auth`, `api` and `web_client` (None unless
+    `config.web_client`); routes and authorizer default to `lambdas.routes`. There is no way to deploy without the
+    authorizer (issue 6)."""
 
     def __init__(
         self,
@@ -110,6 +112,19 @@ class RelayStack(Stack):
                 value=self.auth.client.user_pool_client_id,
                 description="Cognito app client: initiate-auth --client-id",
             )
+
+        self.web_client: WebClient | None = None
+        if config.web_client:
+            self.web_client = WebClient(
+                self,
+                "WebClient",
+                settings=client_settings(
+                    ws_url=self.api.url, ws_origin=self.api.api.api_endpoint, auth=self.auth, config=config
+                ),
+                config=config,
+                removal_policy=removal,
+            )
+            CfnOutput(self, "WebClientUrl", value=self.web_client.url, description="The browser chat client")
 
     def _grant_post_to_connections(self, function: lambda_.Function) -> None:
         # POST only: the relay sends frames; it never reads (GET) or closes (DELETE) connections.
