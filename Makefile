@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+CHROMIUM := /usr/bin/chromium
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
@@ -10,7 +11,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 dev: $(VENV)/.installed ## Run the whole stack locally (localgw + simulated upstream) in the foreground
 	$(PY) -m localgw $(ARGS)
 
-test: $(VENV)/.installed node_modules/.installed ## Lint and run the whole test suite
+test: $(VENV)/.installed node_modules/.installed $(CHROMIUM) ## Lint and run the whole test suite
 	$(PY) -m ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -30,6 +31,12 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt lambdas/requirements.t
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
 	touch $@
+
+# The browser tests (tests/web) drive Debian's Chromium through Playwright: Playwright's own browser download
+# cannot run here. Installed only when missing (root, or sudo).
+$(CHROMIUM):
+	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive sh -c \
+		'apt-get update -qq && apt-get install -y -qq chromium'
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund

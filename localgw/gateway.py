@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from lambdas.models import Catalogue
 from localgw import close_codes
 from localgw.authorization import validate_identity_sources
 from localgw.connections import Connection, ConnectionRegistry
@@ -25,7 +26,8 @@ from localgw.faults import PostFaults
 from localgw.functions import authorizer_function, route_functions
 from localgw.ids import new_api_id
 from localgw.invoker import Invoker
-from localgw.mounts import mount_dev_issuer, mount_simulator
+from localgw.models import banner_line, served_catalogue
+from localgw.mounts import mount_dev_issuer, mount_simulator, mount_web
 from localgw.options import GatewayOptions
 from localgw.stats import GatewayStats
 from localgw.websocket_endpoint import WebSocketEndpoint
@@ -67,9 +69,13 @@ class LocalGateway:
         )
         self.dynamodb: LocalDynamoDB | None = None
         self.simulator_mounted = False
+        self.web_mounted = False
+        """The browser client (web/) is served at `url` + "/" (localgw.web)."""
         self.dev_issuer: Any | None = None
         """localgw.dev_issuer.DevIssuer when mounted: `dev_issuer.mint("alice")` is a token the authorizer accepts."""
         self.port: int | None = None
+        self.models: Catalogue | None = None
+        """The model catalogue the handlers serve (valid once started): `models.aliases`, `models.default`."""
         self._invoker: Invoker | None = None
         self._endpoint: WebSocketEndpoint | None = None
         self._runner: web.AppRunner | None = None
@@ -114,18 +120,18 @@ class LocalGateway:
         # is imported (Powertools reads POWERTOOLS_LOG_LEVEL when a module creates its Logger).
         sock = _listen(self.options.host, self.options.port)
         self.port = int(sock.getsockname()[1])
-        self._apply_environment(
-            handler_environment(
-                config=self.config,
-                options=self.options,
-                region=self.region,
-                table_name=self.table_name,
-                gateway_url=self.url,
-                stage=self.stage,
-                dynamodb_url=self.dynamodb.url if self.dynamodb else None,
-                current=os.environ,
-            )
+        environment = handler_environment(
+            config=self.config,
+            options=self.options,
+            region=self.region,
+            table_name=self.table_name,
+            gateway_url=self.url,
+            stage=self.stage,
+            dynamodb_url=self.dynamodb.url if self.dynamodb else None,
+            current=os.environ,
         )
+        self._apply_environment(environment)
+        self.models = served_catalogue(environment)
         self._invoker = Invoker(self.options.workers)
         app = self._build_app()
         if self.dev_issuer is not None:
@@ -195,9 +201,19 @@ class LocalGateway:
             posts_reset_idle_timer=self.options.posts_reset_idle_timer,
         ).add_routes(app)
         app.router.add_get(f"/{self.stage}", self._endpoint.handle)
+        self.web_mounted = mount_web(app, self._web_settings)
         # Last, so it never shadows the simulator: any other GET (a wrong stage) is answered like API Gateway does.
         app.router.add_get("/{path:.*}", _forbidden)
         return app
+
+    def _web_settings(self) -> dict[str, Any]:
+        # What the browser client's config.json says about this gateway (localgw.web.client_config).
+        return {
+            "ws_url": self.ws_url,
+            "auth": self.options.authorizer is not None,
+            "dev_tokens": self.dev_issuer is not None,
+            "simulated": self.simulator_mounted and self.options.upstream == "simulated",
+        }
 
     def _apply_environment(self, variables: dict[str, str]) -> None:
         if self.options.apply_environment:
@@ -239,11 +255,13 @@ class LocalGateway:
         return [
             f"localgw: {self.config.stack_name} WebSocket API, stage {self.stage} (api id {self.api_id})",
             f"  WebSocket     {self.ws_url}",
+            *([f"  browser       {self.url}/  (chat client, web/)"] if self.web_mounted else []),
             f"  @connections  {self.connections_url}/@connections/{{connectionId}}",
             f"  routes        {routes}",
             f"  authorizer    {auth}",
             f"  DynamoDB      {dynamodb}",
             f"  upstream      {upstream}",
+            f"  models        {banner_line(self.models)}",
             f"  limits        {limits}",
             *self._token_lines(),
             *problems,

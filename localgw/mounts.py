@@ -3,6 +3,8 @@
 - `localgw.simulator` — the simulated model upstream (Bedrock / SageMaker / OpenAI); contract: `add_routes(app)`.
 - `localgw.dev_issuer` — a local JWT issuer so `$connect`'s real authorizer runs with no Cognito; contract:
   `DevIssuer(base_url)`, `add_routes(app, issuer)`, `issuer.env()`.
+- `localgw.web` — the browser chat client in `web/` and its `config.json`; contract: `add_routes(app, gateway)`
+  (`gateway()` returns `client_config`'s arguments).
 
 When a module is not there (yet), or its dependencies are missing, the gateway runs without it and says so. A module
 that fails to import for another reason is a bug and raises.
@@ -11,6 +13,7 @@ that fails to import for another reason is a bug and raises.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -38,6 +41,16 @@ def mount_dev_issuer(app: web.Application) -> Any | None:
     issuer = module.DevIssuer(PLACEHOLDER_BASE_URL)
     module.add_routes(app, issuer)
     return issuer
+
+
+def mount_web(app: web.Application, gateway: Callable[[], dict[str, Any]]) -> bool:
+    """Serve the browser client (`web/`) and its `config.json` on `app`; `gateway()` tells the running gateway's
+    URL and auth (`localgw.web.client_config`'s arguments). Mount it after the gateway's other routes, which it
+    never shadows. False when `localgw.web` or `web/` is not there."""
+    module = _optional("localgw.web", missing_ok=())
+    if module is None:
+        return False
+    return bool(module.add_routes(app, gateway))
 
 
 def _optional(name: str, missing_ok: tuple[str, ...]) -> ModuleType | None:

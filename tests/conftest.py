@@ -152,7 +152,14 @@ def management_client() -> Callable[..., Any]:
 
 
 @pytest.fixture(scope="session")
-def relay_gateway() -> Iterator[GatewayHandle]:
+def _relay_gateway_session() -> Iterator[GatewayHandle]:
+    handle = run_in_thread(GatewayOptions(port=0))
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture
+def relay_gateway(_relay_gateway_session: GatewayHandle) -> GatewayHandle:
     """The real relay, for end-to-end tests: lambdas.routes.ROUTES (and AUTHORIZER), moto DynamoDB with the
     relay's table, the simulated upstream, and the handlers' environment exactly as localgw sets it for
     `python -m localgw`. One per test session; tests must not leave connections open.
@@ -161,6 +168,9 @@ def relay_gateway() -> Iterator[GatewayHandle]:
     `.dev_issuer.mint("alice")` for a token the real authorizer accepts (when one is configured),
     `.gateway.dynamodb.client()` to look in the table.
     """
-    handle = run_in_thread(GatewayOptions(port=0))
-    yield handle
-    handle.stop()
+    gateway = _relay_gateway_session.gateway
+    # moto keeps its data per process: a unit test's mock_aws() exit wipes it, table included. Re-create it
+    # (a no-op when it exists) so no test depends on which tests ran before it.
+    if gateway.dynamodb is not None:
+        gateway.dynamodb.create_table(gateway.table_name)
+    return _relay_gateway_session
