@@ -53,6 +53,40 @@ def _float(name: str, default: float) -> float:
 
 
 @dataclass(frozen=True, slots=True)
+class Tunable:
+    """A setting of the functions that deployments may tune: CDK context `camelCase(name)` → environment `env`."""
+
+    name: str
+    env: str
+    default: int | float
+    low: int | float
+    high: int | float
+    meaning: str
+
+
+TUNABLES: tuple[Tunable, ...] = (
+    Tunable("max_text_chars", ENV_MAX_TEXT_CHARS, 32_000, 1, 120_000, "longest `text` a client may send"),
+    Tunable("coalesce_ms", ENV_COALESCE_MS, 50, 0, 1000, "longest time text waits to join the next frame"),
+    Tunable("coalesce_max_chars", ENV_COALESCE_MAX_CHARS, 4096, 64, 8192, "pending text posted without waiting"),
+    Tunable("post_max_attempts", ENV_POST_MAX_ATTEMPTS, 6, 1, 20, "attempts per frame on 429/5xx from @connections"),
+    Tunable("gone_grace_seconds", ENV_GONE_GRACE_SECONDS, 10.0, 0, 300, "model keeps streaming after the client left"),
+    Tunable("time_guard_ms", ENV_TIME_GUARD_MS, 5000, 1000, 60_000, "end with time_limit below this Lambda time"),
+    Tunable("control_poll_ms", ENV_CONTROL_POLL_MS, 250, 50, 5000, "how often an answer checks for cancel/resume"),
+    Tunable("answer_ttl_seconds", ENV_ANSWER_TTL_SECONDS, 24 * 3600, 60, 30 * 86400, "resume replay window"),
+    Tunable(
+        "conversation_ttl_seconds",
+        ENV_CONVERSATION_TTL_SECONDS,
+        30 * 86400,
+        3600,
+        365 * 86400,
+        "how long an idle conversation is kept",
+    ),
+    Tunable("history_max_chars", ENV_HISTORY_MAX_CHARS, 60_000, 0, 1_000_000, "earlier turns sent to the model"),
+)
+TUNING_DEFAULTS: dict[str, int | float] = {tunable.name: tunable.default for tunable in TUNABLES}
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     table_name: str
     model_id: str
@@ -81,18 +115,12 @@ class Settings:
             model_id=os.environ.get(ENV_MODEL_ID, ""),
             max_tokens_default=env_int(ENV_MAX_TOKENS_DEFAULT, 1024),
             max_tokens_limit=env_int(ENV_MAX_TOKENS_LIMIT, 8192),
-            max_text_chars=env_int(ENV_MAX_TEXT_CHARS, 32_000),
             connections_endpoint=os.environ.get(ENV_CONNECTIONS_ENDPOINT) or None,
             connection_ttl_seconds=env_int(ENV_CONNECTION_TTL_SECONDS, DEFAULT_CONNECTION_TTL_SECONDS),
-            coalesce_ms=env_int(ENV_COALESCE_MS, 50),
-            coalesce_max_chars=env_int(ENV_COALESCE_MAX_CHARS, 4096),
-            gone_grace_seconds=_float(ENV_GONE_GRACE_SECONDS, 10.0),
-            time_guard_ms=env_int(ENV_TIME_GUARD_MS, 5000),
-            post_max_attempts=env_int(ENV_POST_MAX_ATTEMPTS, 6),
-            control_poll_ms=env_int(ENV_CONTROL_POLL_MS, 250),
-            answer_ttl_seconds=env_int(ENV_ANSWER_TTL_SECONDS, 24 * 3600),
-            conversation_ttl_seconds=env_int(ENV_CONVERSATION_TTL_SECONDS, 30 * 24 * 3600),
-            history_max_chars=env_int(ENV_HISTORY_MAX_CHARS, 60_000),
+            **{
+                tunable.name: (_float if isinstance(tunable.default, float) else env_int)(tunable.env, tunable.default)
+                for tunable in TUNABLES
+            },
         )
 
 

@@ -84,6 +84,17 @@ class RelayConfig:
     """The model catalogue as JSON text (docs/models.md); None = the single `model_id`, as before catalogues."""
     api_key_kms_key_id: str = ""
     """Customer-managed KMS key (id or ARN) of the catalogue's API key secrets/parameters; empty = AWS-managed keys."""
+    # The functions' tuning (lambdas.config.TUNABLES: one table for the defaults, ranges and variables).
+    max_text_chars: int = int(env.TUNING_DEFAULTS["max_text_chars"])
+    coalesce_ms: int = int(env.TUNING_DEFAULTS["coalesce_ms"])
+    coalesce_max_chars: int = int(env.TUNING_DEFAULTS["coalesce_max_chars"])
+    post_max_attempts: int = int(env.TUNING_DEFAULTS["post_max_attempts"])
+    gone_grace_seconds: float = float(env.TUNING_DEFAULTS["gone_grace_seconds"])
+    time_guard_ms: int = int(env.TUNING_DEFAULTS["time_guard_ms"])
+    control_poll_ms: int = int(env.TUNING_DEFAULTS["control_poll_ms"])
+    answer_ttl_seconds: int = int(env.TUNING_DEFAULTS["answer_ttl_seconds"])
+    conversation_ttl_seconds: int = int(env.TUNING_DEFAULTS["conversation_ttl_seconds"])
+    history_max_chars: int = int(env.TUNING_DEFAULTS["history_max_chars"])
     quota_inflight: int = 2
     """Answers one user may have running at once (0 = unlimited)."""
     quota_daily_output_tokens: int = 200_000
@@ -176,6 +187,13 @@ class RelayConfig:
         if self.removal_policy not in REMOVAL_POLICIES:
             raise ConfigError(f"removalPolicy {self.removal_policy!r}: one of {', '.join(REMOVAL_POLICIES)}")
         _range("quotaInflight", self.quota_inflight, 0, 100)
+        for tunable in env.TUNABLES:
+            _range(_camel(tunable.name), getattr(self, tunable.name), tunable.low, tunable.high)
+        if self.time_guard_ms * 2 > self.send_text_timeout_seconds * 1000:
+            raise ConfigError(
+                f"timeGuardMs = {self.time_guard_ms}: must be at most half of sendTextTimeoutSeconds "
+                f"({self.send_text_timeout_seconds} s), or answers would end before they start"
+            )
         _range("quotaDailyOutputTokens", self.quota_daily_output_tokens, 0, 1_000_000_000)
         self._validate_auth()
         self._validate_web_client()
@@ -262,6 +280,7 @@ class RelayConfig:
             env.ENV_MAX_TOKENS_DEFAULT: str(self.max_tokens_default),
             env.ENV_MAX_TOKENS_LIMIT: str(self.max_tokens_limit),
             env.ENV_CONNECTION_TTL_SECONDS: str(self.connection_ttl_seconds),
+            **{tunable.env: str(getattr(self, tunable.name)) for tunable in env.TUNABLES},
             **self.observability_environment(),
         }
         if catalogue:

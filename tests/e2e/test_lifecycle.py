@@ -43,9 +43,10 @@ def test_zero_grace_hangs_up_on_the_model_at_once(connect, relay_gateway, relay_
     assert record["outcome"] == "client_closed"
 
 
-def test_near_the_lambda_timeout_the_answer_ends_with_time_limit_not_silence(start_gateway, ws_connect, relay_env):
-    relay_env(RELAY_TIME_GUARD_MS="1500")
-    handle = start_gateway(dynamodb=True, mount_simulator=True, streaming_timeout_seconds=3)
+def test_near_the_lambda_timeout_the_answer_ends_with_time_limit_not_silence(start_gateway, ws_connect):
+    handle = start_gateway(
+        dynamodb=True, mount_simulator=True, streaming_timeout_seconds=3, context_overrides={"timeGuardMs": 1500}
+    )
     ws = ws_connect(handle.ws_url)
     text = "long-answer [[sim tokens=5000 rate=100 ttft=0]]"
     send(ws, {"action": "sendtext", "text": text})
