@@ -1,5 +1,6 @@
 """The environment the handlers run with: exactly the deployed functions' environment (RelayConfig), plus the
-botocore endpoint variables that point their unchanged boto3 clients at local services.
+botocore endpoint variables that point their unchanged boto3 clients at local services, and with the simulated
+upstream a model catalogue that tries every provider on it (localgw/models.py).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from lambdas import config as relay_env
+from localgw.models import catalogue_environment
 from localgw.options import DEFAULT_REGION, GatewayOptions
 from stacks.config import RelayConfig
 
@@ -49,6 +51,9 @@ def handler_environment(
         # never replaced, and with `--upstream bedrock` nothing is added: real Bedrock needs the user's own.
         if not current.get("AWS_ACCESS_KEY_ID"):
             env.update(DUMMY_CREDENTIALS)
+    # A model alias per provider and format, all served by the simulator (localgw/models.py); nothing when the
+    # deployed catalogue applies (real Bedrock, or the user's own `models`).
+    env.update(catalogue_environment(config, upstream=options.upstream, gateway_url=gateway_url, current=current))
     env["NO_PROXY"] = _no_proxy(current.get("NO_PROXY") or current.get("no_proxy") or "", gateway_url, dynamodb_url)
     env["no_proxy"] = env["NO_PROXY"]
     return env
