@@ -1,0 +1,120 @@
+"""What one benchmark run measures: the grid of (model rate, @connections latency) cells, the variants compared in
+each cell, the concurrency wave and the cold-init sample sizes. `full_plan()` is `make bench`; `quick_plan()` is
+the smoke test's and CI's (tiny sizes, same code paths)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+Protocol = Literal["baseline", "relay"]
+"""How a variant's frames look: seed 001's JSON strings plus `{"type": "done"}`, or protocol v1 frames."""
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    name: str
+    action: str
+    """The route the request names (`{"action": ...}`)."""
+    protocol: Protocol
+    coalesce_ms: int | None = None
+    """RELAY_COALESCE_MS for this variant's requests; None keeps the relay's configured default."""
+
+
+BASELINE = Variant("baseline", "bench_baseline", "baseline")
+ENGINE = Variant("engine", "sendtext", "relay")
+
+
+def engine_with_window(ms: int) -> Variant:
+    return Variant(f"engine {ms}ms", "sendtext", "relay", coalesce_ms=ms)
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    rate: float
+    """Simulated model speed, words ("tokens") per second after the first chunk."""
+    latency_ms: float
+    """Latency localgw adds to every @connections POST (`faults.latency_ms`)."""
+    variants: tuple[Variant, ...] = (BASELINE, ENGINE)
+
+    @property
+    def label(self) -> str:
+        return f"R={self.rate:g} L={self.latency_ms:g}ms"
+
+
+@dataclass(frozen=True, slots=True)
+class Concurrency:
+    clients: int
+    tokens: int
+    rate: float
+    latency_ms: float
+    ttft_ms: float = 400.0
+    waves: int = 2
+    """The first wave starts 200 answers on threads and pools that never ran that many (the cold wave); the second
+    shows the steady state. Both are reported; the second is skipped when the first was not delivered in full
+    (the numbers would mean nothing and it would only spend the time budget)."""
+    answer_timeout_s: float = 45.0
+    """Per client; a healthy 300-token answer at 60 tokens/s takes ~5.5 s."""
+    connect_parallelism: int = 25
+    """Handshakes in flight at once (each runs the real authorizer and $connect)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BenchPlan:
+    cells: tuple[Cell, ...]
+    tokens: int
+    ttft_ms: float
+    repeat: int
+    concurrency: Concurrency | None
+    cold_init_runs: int
+    """Fresh interpreters per side (ours, bare); the median is compared."""
+    answer_timeout_s: float
+    baseline_repeat_max: int = 2
+    """The baseline runs min(repeat, this) times: its numbers are set by L × ~500 synchronous posts and barely move
+    between repeats, and one baseline answer at L=50 ms costs ~27 s of the time budget."""
+    quick: bool = False
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def with_repeat(self, repeat: int) -> BenchPlan:
+        if repeat < 1:
+            raise ValueError(f"--repeat must be at least 1, got {repeat}")
+        return replace(self, repeat=repeat)
+
+    def repeats_of(self, variant: Variant) -> int:
+        return min(self.repeat, self.baseline_repeat_max) if variant.protocol == "baseline" else self.repeat
+
+    @property
+    def runs(self) -> int:
+        return sum(self.repeats_of(variant) for cell in self.cells for variant in cell.variants)
+
+
+def full_plan() -> BenchPlan:
+    # The 25 ms engine variant runs where it teaches something: at L=50 ms it shows that a shorter window cannot buy
+    # lag back when every post costs 50 ms; at R=300/L=20 it shows what a shorter window costs in posts.
+    window_25 = engine_with_window(25)
+    return BenchPlan(
+        cells=(
+            Cell(300, 20, (BASELINE, ENGINE, window_25)),
+            Cell(150, 20),
+            Cell(60, 50, (BASELINE, ENGINE, window_25)),
+        ),
+        tokens=1000,
+        ttft_ms=400,
+        repeat=3,
+        concurrency=Concurrency(clients=200, tokens=300, rate=60, latency_ms=20),
+        cold_init_runs=7,
+        answer_timeout_s=120,
+    )
+
+
+def quick_plan() -> BenchPlan:
+    return BenchPlan(
+        cells=(Cell(600, 5, (BASELINE, ENGINE, engine_with_window(25))),),
+        tokens=60,
+        ttft_ms=50,
+        repeat=1,
+        concurrency=Concurrency(clients=8, tokens=40, rate=400, latency_ms=5, ttft_ms=50, waves=1, answer_timeout_s=30),
+        cold_init_runs=1,
+        answer_timeout_s=30,
+        quick=True,
+    )
