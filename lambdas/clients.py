@@ -26,15 +26,23 @@ _CONNECTIONS_CONFIG = Config(
 )
 # Pre-stream throttling is retried a little by botocore; in-stream errors are never retried (they can't be).
 _MODEL_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=60, max_pool_connections=64
+    retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=5, read_timeout=60, max_pool_connections=64
 )
 _TABLE_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5, max_pool_connections=64
+    retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=2, read_timeout=5, max_pool_connections=64
 )
+
+
+_session: boto3.session.Session | None = None
 
 
 def _create(service: str, **kwargs: Any) -> Any:
-    return boto3.session.Session().client(service, **kwargs)
+    """A client from the one session of this execution environment (called under `_lock`): a session per client
+    would load botocore's data files again each time, most of a cold start's client cost."""
+    global _session
+    if _session is None:
+        _session = boto3.session.Session()
+    return _session.client(service, **kwargs)
 
 
 def _shared(factory: Callable[..., Any]) -> Callable[..., Any]:
@@ -78,7 +86,7 @@ def connections(endpoint_url: str) -> Any:
 
 
 # API keys of OpenAI-compatible upstreams are read once per execution environment; a slow read fails fast.
-_SECRETS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
+_SECRETS_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=2, read_timeout=5)
 
 
 @_shared

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from lambdas import clients
 from lambdas.config import env_int
@@ -147,14 +147,14 @@ class Quotas:
                 ExpressionAttributeNames={"#leases": "leases", "#rid": request_id, "#version": "version"},
                 ExpressionAttributeValues={":one": {"N": "1"}},
             )
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
             if _code(exc) != "ConditionalCheckFailedException":
                 raise QuotaUnavailableError(f"release failed: {_code(exc)}") from exc
 
     def _read_leases(self, key: dict[str, Any]) -> tuple[int | None, dict[str, float]]:
         try:
             item = self.client.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
             raise QuotaUnavailableError(f"reading in-flight leases failed: {_code(exc)}") from exc
         if item is None:
             return None, {}
@@ -181,7 +181,7 @@ class Quotas:
             }
         try:
             self.client.put_item(TableName=self._table, Item=item, **condition)
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
             if _code(exc) == "ConditionalCheckFailedException":
                 return False
             raise QuotaUnavailableError(f"writing in-flight leases failed: {_code(exc)}") from exc
@@ -204,7 +204,7 @@ class Quotas:
                 ProjectionExpression="#tokens",
                 ExpressionAttributeNames={"#tokens": "outputTokens"},
             ).get("Item")
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
             raise QuotaUnavailableError(f"reading token usage failed: {_code(exc)}") from exc
         used = int(item["outputTokens"]["N"]) if item and "outputTokens" in item else 0
         if used >= limit:
@@ -225,7 +225,7 @@ class Quotas:
                 ExpressionAttributeNames={"#tokens": "outputTokens", "#ttl": TTL_ATTRIBUTE},
                 ExpressionAttributeValues={":n": {"N": str(int(output_tokens))}, ":ttl": {"N": str(expires)}},
             )
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
             raise QuotaUnavailableError(f"recording token usage failed: {_code(exc)}") from exc
 
 
@@ -268,5 +268,8 @@ def _key(user_id: str, sort_key: str) -> dict[str, Any]:
     return {PARTITION_KEY: {"S": f"USER#{user_id}"}, SORT_KEY: {"S": sort_key}}
 
 
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
+def _code(exc: ClientError | BotoCoreError) -> str:
+    """DynamoDB's error code, or the transport failure's name (a timeout is not a ClientError)."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "Unknown"))
+    return type(exc).__name__

@@ -117,12 +117,35 @@ def relay(
             item = None
         if answer.handle(item) or answer.guard_stops():
             break
+    answer.close()
     if not answer.ended_by_upstream:
         answer.outcome.upstream_closed_early = True
         reader.stop()
     if delivery.gone and answer.outcome.status == "done":
         answer.outcome.status = "gone"
     return answer.outcome
+
+
+class _ControlWatcher:
+    """Reads cancel and resume requests on a thread of its own: a slow table read never stalls the answer's text."""
+
+    def __init__(self, read: Callable[[], Control], interval_s: float) -> None:
+        self.latest = Control()
+        self._read = read
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="answer-control", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            try:
+                self.latest = self._read()
+            except Exception:  # a failed read must not end the answer: the next one may succeed
+                logger.warning("cancel/resume check failed", exc_info=True)
+
+    def stop(self) -> None:
+        self._stop.set()
 
 
 class _Answer:
@@ -136,8 +159,10 @@ class _Answer:
         self.outcome = Outcome()
         self.ended_by_upstream = False
         self._gone_since: float | None = None
-        self._next_poll = 0.0
         self._text: list[str] = []
+        self._watcher = (
+            _ControlWatcher(guards.control, guards.control_interval_s) if guards.control is not None else None
+        )
 
     def handle(self, item: object) -> bool:
         """Relay one reader item; True when it ended the answer."""
@@ -187,24 +212,22 @@ class _Answer:
 
     def _cancelled_or_resumed(self) -> bool:
         """Serve a new resume request; True if the answer was cancelled."""
-        guards = self.guards
-        if guards.control is None or self.clock() < self._next_poll:
+        if self._watcher is None:
             return False
-        self._next_poll = self.clock() + guards.control_interval_s
-        try:
-            control = guards.control()
-        except Exception:  # a failed check must not end the answer: the next tick checks again
-            logger.warning("cancel/resume check failed", exc_info=True)
-            return False
-        if control.resume_nonce > self.outcome.resume_nonce and control.resume_connection and guards.resume_to:
+        control = self._watcher.latest
+        if control.resume_nonce > self.outcome.resume_nonce and control.resume_connection and self.guards.resume_to:
             self.outcome.resume_nonce = control.resume_nonce
-            self.delivery.retarget(guards.resume_to(control.resume_connection), control.resume_after)
+            self.delivery.retarget(self.guards.resume_to(control.resume_connection), control.resume_after)
             self._gone_since = None
         if control.cancel:
             self.outcome.status = "cancelled"
             self._finish_done(StopReason.CANCELLED)
             return True
         return False
+
+    def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
 
     def _ended(self) -> None:
         if self.guards.on_end is not None:

@@ -26,7 +26,8 @@ class BadRequestError(ValueError):
 
 class _Strict(BaseModel):
     # Unknown fields are refused: a typo such as "maxtokens" must not be silently ignored.
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # defer_build: each function validates one action, so only that action's schema is built (at its first use).
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 class SendText(_Strict):

@@ -300,11 +300,11 @@ def test_a_mid_stream_failure_keeps_the_text_then_ends_in_model_error(answers, a
 
 
 # Bedrock and OpenAI-compatible servers refuse a bad body with a validation error (400); SageMaker relays the
-# container's refusal as ModelError (424), which the relay cannot tell from a model failure.
+# container's refusal as ModelError (424) with OriginalStatusCode 400, which the relay also reads as bad_request.
 MALFORMED_CODES = {
     "bedrock": "bad_request",
     "bedrock-converse": "bad_request",
-    "sagemaker": "model_error",
+    "sagemaker": "bad_request",
     "openai": "bad_request",
 }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
 from lambdas.delivery.reply import reply
@@ -16,7 +17,7 @@ from lambdas.identity import caller_id
 from lambdas.observability import logger
 from lambdas.protocol import ErrorCode, error_frame
 from lambdas.requests import BadRequestError, parse, parse_body
-from lambdas.store.errors import ForbiddenError, NotFoundError
+from lambdas.store.errors import ForbiddenError, NotFoundError, StoreError
 
 Message = TypeVar("Message", bound=BaseModel)
 Frames = Iterable[dict[str, Any]]
@@ -37,6 +38,10 @@ def run_action(
         frames = [error_frame(ErrorCode.NOT_FOUND, str(exc), request_id=request_id)]
     except ForbiddenError:
         frames = [error_frame(ErrorCode.FORBIDDEN, "That belongs to another user.", request_id=request_id)]
+    except (StoreError, ClientError, BotoCoreError):
+        logger.exception("the action failed on the table")
+        message = "The relay could not do that right now; try again shortly."
+        frames = [error_frame(ErrorCode.INTERNAL, message, request_id=request_id, retryable=True)]
     for frame in frames:
         if frame.get("type") == "error":
             logger.info("action refused", extra={"code": frame["code"]})

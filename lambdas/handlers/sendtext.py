@@ -13,6 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import BotoCoreError, ClientError
 
 from lambdas import clients, protocol, quotas
 from lambdas.config import Settings, settings
@@ -33,6 +34,7 @@ from lambdas.store import answers, conversations
 from lambdas.store.conversations import COMPLETE, PARTIAL, Conversation, Turn
 from lambdas.store.errors import ConflictError, ForbiddenError, NotFoundError, StoreError
 
+_TRY_AGAIN = "The relay could not start this answer; try again shortly."
 # Time kept back from the Lambda's remaining time while waiting for the last frames to be posted.
 _RETURN_MARGIN_S = 0.5
 _COMPLETE_STOPS = frozenset({StopReason.END_TURN, StopReason.MAX_TOKENS, StopReason.STOP_SEQUENCE})
@@ -86,6 +88,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         accepted = accept(event, context, config)
     except Rejected as rejection:
         _reject(event, rejection.frame)
+        return {"statusCode": 200}
+    except Exception:
+        # Never leave a client waiting in silence: whatever failed, say so (and let it retry).
+        logger.exception("the request could not be accepted")
+        _reject(event, error_frame(ErrorCode.INTERNAL, _TRY_AGAIN, retryable=True))
         return {"statusCode": 200}
 
     logger.set_correlation_id(accepted.request_id)
@@ -150,6 +157,9 @@ def accept(event: dict[str, Any], context: Any, config: Settings) -> Accepted:
         raise refuse(ErrorCode.NOT_FOUND, "No such conversation.", field="conversationId") from None
     except ForbiddenError:
         raise refuse(ErrorCode.FORBIDDEN, "That conversation belongs to another user.") from None
+    except (StoreError, ClientError, BotoCoreError):
+        logger.exception("could not read the conversation")
+        raise refuse(ErrorCode.INTERNAL, _TRY_AGAIN, retryable=True) from None
 
     request_id = client_request_id or protocol.new_request_id()
     max_tokens = request.maxTokens or config.max_tokens_default

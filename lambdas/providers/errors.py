@@ -81,7 +81,13 @@ def from_exception(exc: Exception) -> UpstreamError:
         error = exc.response.get("Error", {})
         code = error.get("Code")
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        return UpstreamError(kind_for_code(code, status), error.get("Message") or str(exc), upstream_code=code)
+        kind = kind_for_code(code, status)
+        # SageMaker wraps the container's own refusal as 424 ModelError; a 4xx from the container means the
+        # request was invalid, which the client can fix — not a model failure.
+        original = exc.response.get("OriginalStatusCode")
+        if code == "ModelError" and isinstance(original, int) and 400 <= original < 500:
+            kind = ErrorKind.VALIDATION
+        return UpstreamError(kind, error.get("Message") or str(exc), upstream_code=code)
     if isinstance(exc, _UNAVAILABLE_TRANSPORT):
         return UpstreamError(ErrorKind.UNAVAILABLE, str(exc), upstream_code=type(exc).__name__)
     if isinstance(exc, BotoCoreError):

@@ -8,12 +8,13 @@ a resume that arrived in the very last moment is still seen and served.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from lambdas import clients
 from lambdas.config import settings
@@ -82,7 +83,7 @@ def _control(values: dict[str, Any]) -> Control:
 def new_record_put(
     request_id: str, owner: str, connection_id: str, conversation_id: str, streaming_seconds: float
 ) -> dict[str, Any]:
-    """The TransactWriteItems `Put` creating a streaming answer's record; refused if the requestId was used."""
+    """The `Put` creating a streaming answer's record; refused if the requestId was used."""
     now = time.time()
     return {
         "Put": {
@@ -159,6 +160,8 @@ def _update_if_streaming(request_id: str, expression: str, values: dict[str, Any
         if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
             return False
         raise StoreError(str(exc)) from exc
+    except BotoCoreError as exc:
+        raise StoreError(str(exc)) from exc
     return True
 
 
@@ -219,8 +222,14 @@ def _transcript_parts(frames: list[dict[str, Any]]) -> list[str]:
     return parts
 
 
-def conflict_from(exc: ClientError) -> StoreError:
-    """A transaction's failure as the store's own error."""
-    if exc.response["Error"]["Code"] in ("TransactionCanceledException", "ConditionalCheckFailedException"):
+def forget(request_id: str) -> None:
+    """Undo `new_record_put` for an answer that could not start (best effort: the record's TTL covers a failure)."""
+    with contextlib.suppress(ClientError, BotoCoreError):
+        clients.dynamodb().delete_item(TableName=settings().table_name, Key=_key(request_id))
+
+
+def conflict_from(exc: ClientError | BotoCoreError) -> StoreError:
+    """A conditional write's failure as the store's own error."""
+    if isinstance(exc, ClientError) and exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
         return ConflictError(str(exc))
     return StoreError(str(exc))

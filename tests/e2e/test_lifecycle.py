@@ -13,7 +13,7 @@ def wait_for_record(base_url: str, marker: str, predicate, timeout: float = 15.0
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for record in simulator_records(base_url):
-            if marker in record["last_user_text"] and predicate(record):
+            if marker in (record["last_user_text"] or "") and predicate(record):
                 return record
         time.sleep(0.05)
     raise AssertionError(f"no simulator record for {marker!r} matched within {timeout} s")
