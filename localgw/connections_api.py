@@ -7,6 +7,7 @@ a bare status code would not give (it becomes a generic ClientError). SigV4 sign
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import UTC, datetime
 
@@ -96,7 +97,7 @@ class ConnectionsApi:
             return aws_error(429, "LimitExceededException", "Client-side buffer full")
         if self._posts_reset_idle_timer:
             connection.touch()
-        self._stats.post_delivered(connection_id, len(data))
+        self._stats.post_delivered(connection_id, len(data), _answer_tokens(data))
         return web.Response(status=200)
 
     def _get(self, connection_id: str) -> web.Response:
@@ -119,3 +120,18 @@ class ConnectionsApi:
         if connection.close(close_codes.NORMAL):
             self._console.closing(connection_id, "DeleteConnection", close_codes.NORMAL)
         return web.Response(status=204)
+
+
+def _answer_tokens(data: bytes) -> int:
+    """The output tokens a relay `done` frame reports (0 for anything else): the console's per-answer summary.
+    A cheap byte check first, since nearly every post is a delta."""
+    if b'"done"' not in data:
+        return 0
+    try:
+        frame = json.loads(data)
+    except ValueError:
+        return 0
+    if not isinstance(frame, dict) or frame.get("type") != "done":
+        return 0
+    tokens = (frame.get("usage") or {}).get("outputTokens")
+    return tokens if isinstance(tokens, int) else 0

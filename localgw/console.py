@@ -37,6 +37,8 @@ def _timing(invocation: Invocation) -> str:
 
 def _posts(tally: PostTally) -> str:
     text = f"posted {tally.frames} frame{'s' if tally.frames != 1 else ''} / {_size(tally.bytes)}"
+    if tally.output_tokens:
+        text = f"{tally.output_tokens} tokens · {text}"
     refused = [
         f"{count} {label}"
         for count, label in ((tally.gone, "gone"), (tally.throttled, "throttled"), (tally.too_large, "too large"))

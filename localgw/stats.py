@@ -17,6 +17,8 @@ class PostTally:
     gone: int = 0
     throttled: int = 0
     too_large: int = 0
+    output_tokens: int = 0
+    """Output tokens reported by the relay's `done` frames among them (the console's per-answer summary)."""
 
     def minus(self, earlier: PostTally) -> PostTally:
         return PostTally(
@@ -25,6 +27,7 @@ class PostTally:
             gone=self.gone - earlier.gone,
             throttled=self.throttled - earlier.throttled,
             too_large=self.too_large - earlier.too_large,
+            output_tokens=self.output_tokens - earlier.output_tokens,
         )
 
 
@@ -39,10 +42,15 @@ class GatewayStats:
         self.connections_opened = 0
         self.connections_closed = 0
 
-    def post_delivered(self, connection_id: str, size: int) -> None:
+    def post_delivered(self, connection_id: str, size: int, output_tokens: int = 0) -> None:
         with self._lock:
             tally = self._posts.get(connection_id, PostTally())
-            self._posts[connection_id] = replace(tally, frames=tally.frames + 1, bytes=tally.bytes + size)
+            self._posts[connection_id] = replace(
+                tally,
+                frames=tally.frames + 1,
+                bytes=tally.bytes + size,
+                output_tokens=tally.output_tokens + output_tokens,
+            )
 
     def post_refused(self, connection_id: str, kind: str) -> None:
         """kind: `gone`, `throttled` or `too_large`."""

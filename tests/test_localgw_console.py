@@ -81,3 +81,25 @@ def test_connect_timeout_is_504(gateway_for, ws_connect, lines) -> None:
     with pytest.raises(Exception, match="504"):
         ws_connect(handle.ws_url)
     assert "past the 0.2 s integration timeout" in lines("REJECT")
+
+
+def test_an_answers_summary_counts_the_tokens_its_done_frame_reports(
+    gateway_for, ws_connect, management_client, lines
+) -> None:
+    def answer(event, context):
+        client = management_client(handle)
+        connection_id = event["requestContext"]["connectionId"]
+        client.post_to_connection(ConnectionId=connection_id, Data=b'{"type":"delta","seq":1,"text":"done"}')
+        client.post_to_connection(
+            ConnectionId=connection_id, Data=b'{"type":"done","seq":2,"usage":{"inputTokens":3,"outputTokens":41}}'
+        )
+
+    handle = gateway_for({"sendtext": answer, "$disconnect": lambda e, c: None}, streaming=("sendtext",))
+    ws = ws_connect(handle.ws_url)
+    ws.send('{"action": "sendtext"}')
+    for _ in range(2):
+        ws.recv(timeout=RECV_TIMEOUT)
+    ws.close()
+
+    # a delta whose text happens to say "done" is not counted: only the done frame's usage is
+    assert re.search(r"sendtext · WsRelay-Sendtext \d+ ms · 41 tokens · posted 2 frames / \d+ B$", lines("sendtext ·"))
