@@ -41,7 +41,6 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
-
 @dataclass(frozen=True, slots=True)
 class Authorizer:
     """A Lambda REQUEST authorizer on `$connect` (API Gateway allows authorizers on `$connect` only)."""

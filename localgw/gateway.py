@@ -243,11 +243,13 @@ class LocalGateway:
         else:
             upstream = "simulator not available (localgw.simulator is missing): model calls will fail"
         dynamodb = f"{self.dynamodb.url} (moto), table {self.table_name}" if self.dynamodb else "off"
-        auth = (
-            f"{self.authorizer.name} on $connect ({', '.join(self.options.authorizer.identity_sources)})"
-            if self.authorizer and self.options.authorizer
-            else "none ($connect is open)"
-        )
+        if self.authorizer and self.options.authorizer:
+            sources = self.options.authorizer.identity_sources
+            # No identity sources: the authorizer itself looks for ?token= or an Authorization: Bearer header.
+            found = ", ".join(sources) if sources else "token from ?token= or Authorization: Bearer"
+            auth = f"{self.authorizer.name} on $connect ({found})"
+        else:
+            auth = "none ($connect is open)"
         limits = (
             f"idle {self.options.idle_timeout_seconds:g} s, lifetime {self.options.max_connection_seconds:g} s, "
             f"message {self.options.max_message_bytes} B, frame {self.options.max_frame_bytes or 'unchecked'} B"

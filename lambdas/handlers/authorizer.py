@@ -12,12 +12,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import event_source
 from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import APIGatewayAuthorizerRequestEvent
 
 from lambdas import auth
-from lambdas.observability import logger, metrics
+from lambdas.observability import count, logger
 
 TOKEN_QUERY_PARAMETER = "token"
 DENIED_PRINCIPAL = "anonymous"
@@ -28,7 +27,6 @@ _OPERATOR_FAILURES = (auth.JwksUnavailableError, auth.AuthNotConfiguredError)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@metrics.log_metrics
 @event_source(data_class=APIGatewayAuthorizerRequestEvent)
 def handler(event: APIGatewayAuthorizerRequestEvent, context: Any) -> dict[str, Any]:
     method_arn = event.method_arn
@@ -41,9 +39,9 @@ def handler(event: APIGatewayAuthorizerRequestEvent, context: Any) -> dict[str, 
     except Exception:
         # A bug must not turn into a 500 storm that a crafted token can trigger at will; it still denies.
         logger.exception("authorizer failed", extra={"tokenSource": source})
-        metrics.add_metric(name="AuthorizerErrors", unit=MetricUnit.Count, value=1)
+        count("AuthorizerErrors")
         return policy(DENIED_PRINCIPAL, "Deny", method_arn)
-    metrics.add_metric(name="ConnectionsAuthorized", unit=MetricUnit.Count, value=1)
+    count("ConnectionsAuthorized")
     logger.info(
         "connection authorized",
         extra={"userId": identity.user_id, "tokenUse": identity.token_use, "audience": identity.audience},
@@ -95,7 +93,7 @@ def authorizer_context(identity: auth.Identity) -> dict[str, str]:
 
 
 def _refused(event: Mapping[str, Any], exc: auth.AuthError, source: str | None) -> None:
-    metrics.add_metric(name="ConnectionsDenied", unit=MetricUnit.Count, value=1)
+    count("ConnectionsDenied")
     identity = (event.get("requestContext") or {}).get("identity") or {}
     fields = {"reason": exc.reason, "detail": str(exc), "tokenSource": source, "sourceIp": identity.get("sourceIp")}
     if isinstance(exc, _OPERATOR_FAILURES):

@@ -23,7 +23,7 @@ from lambdas.delivery.reply import reply
 from lambdas.delivery.retry import RetryPolicy
 from lambdas.identity import caller_id
 from lambdas.models import CatalogueError
-from lambdas.observability import logger, metrics
+from lambdas.observability import count, logger, new_metrics
 from lambdas.protocol import ErrorCode, StopReason, error_frame
 from lambdas.providers.base import Message, ModelRequest, Provider
 from lambdas.providers.registry import UnknownModelError, resolve
@@ -80,7 +80,6 @@ class Rejected(Exception):
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     started = time.monotonic()
     config = settings()
@@ -236,7 +235,7 @@ def _deliver_and_store(delivery: Delivery, outcome: Outcome, connections: Any, c
 
 
 def _reject(event: dict[str, Any], frame: dict[str, Any]) -> None:
-    metrics.add_metric(name="RejectedRequests", unit=MetricUnit.Count, value=1)
+    count("RejectedRequests")
     logger.info("request rejected", extra={"code": frame["code"], "field": frame.get("field")})
     reply(event, frame)
 
@@ -258,6 +257,7 @@ def _record(event: dict[str, Any], model: str, outcome: Outcome, delivery: Deliv
     first_post_ms = (
         None if stats.first_delta_posted_at is None else round((stats.first_delta_posted_at - started) * 1000)
     )
+    metrics = new_metrics()
     metrics.add_dimension(name="model", value=model)
     metrics.add_metric(name="Answers", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="TotalTime", unit=MetricUnit.Milliseconds, value=total_ms)
@@ -272,6 +272,7 @@ def _record(event: dict[str, Any], model: str, outcome: Outcome, delivery: Deliv
     metrics.add_metric(name="ClientGone", unit=MetricUnit.Count, value=int(stats.gone))
     if outcome.error_code:
         metrics.add_metric(name="AnswerErrors", unit=MetricUnit.Count, value=1)
+    metrics.flush_metrics()
     logger.info(
         "answer",
         extra={
