@@ -20,6 +20,7 @@ from lambdas.delivery.poster import Poster
 from lambdas.observability import logger
 from lambdas.protocol import ErrorCode, StopReason
 from lambdas.providers.events import ErrorKind, Event, Stop, TextDelta, UpstreamError
+from lambdas.providers.upstream import STREAM_ENDED_EARLY
 from lambdas.store.answers import Control
 
 ERROR_CODES: dict[ErrorKind, ErrorCode] = {
@@ -181,9 +182,7 @@ class _Answer:
             return True
         if isinstance(item, UpstreamError) or item is _END:
             error = (
-                item
-                if isinstance(item, UpstreamError)
-                else UpstreamError(ErrorKind.UNAVAILABLE, "the model's stream ended before the answer did")
+                item if isinstance(item, UpstreamError) else UpstreamError(ErrorKind.UNAVAILABLE, STREAM_ENDED_EARLY)
             )
             self._finish_error(error)
             self.ended_by_upstream = True

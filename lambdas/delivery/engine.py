@@ -103,11 +103,16 @@ class Delivery:
         if not text:
             return
         with self._cond:
+            first_pending = not self._pending
             if self._pending_since is None:
                 self._pending_since = self._clock()
             self._pending.append(text)
             self._pending_chars += len(text)
-            self._cond.notify_all()
+            # Wake the sender only when this text changes its plans: it is the first pending text (the sender
+            # then starts the coalescing timer), or it is due now. Otherwise the running timer already covers it:
+            # one wake-up per window, not one per model chunk.
+            if first_pending or not self._built_delta or self._pending_chars >= self._options.max_chars:
+                self._cond.notify_all()
 
     def finish(self, build_terminal: FrameBuilder) -> None:
         """End the answer: pending text is flushed, then the terminal frame is built with the next seq and sent."""
