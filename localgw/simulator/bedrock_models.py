@@ -12,14 +12,12 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+from lambdas.models import strip_geo_prefix
+
 from .prompts import PromptError, block_text, parse_chat_prompt, parse_claude_text, parse_titan
 from .script import Conversation, Message, ReplyPlan, StopReason, Timed, layout
 
 Json = dict[str, Any]
-
-GEO_PREFIXES: Final = ("us-gov.", "us.", "eu.", "apac.", "global.", "jp.", "au.", "ca.")
-"""Cross-region inference profile prefixes (us-gov. before us.: longest first)."""
-
 
 NOVA_NON_TEXT: Final = ("amazon.nova-canvas", "amazon.nova-reel", "amazon.nova-sonic")
 """Nova models that do not stream text through InvokeModelWithResponseStream."""
@@ -35,11 +33,8 @@ Piece = Timed[Json]
 
 def base_model_id(model_id: str) -> str:
     """`arn:...:inference-profile/us.anthropic.x:0` or `us.anthropic.x:0` → `anthropic.x:0`."""
-    model = model_id.rsplit("/", 1)[-1]
-    for prefix in GEO_PREFIXES:
-        if model.startswith(prefix):
-            return model[len(prefix) :]
-    return model
+    # One list of inference-profile prefixes for the relay and its simulator (a second copy had already drifted).
+    return strip_geo_prefix(model_id.rsplit("/", 1)[-1])
 
 
 def invocation_metrics(plan: ReplyPlan) -> Json:
