@@ -60,7 +60,15 @@ def _shared(factory: Callable[..., Any]) -> Callable[..., Any]:
                     client = made[args] = factory(*args)
         return client
 
-    get.cache_clear = made.clear  # type: ignore[attr-defined]
+    def cache_clear() -> None:
+        # The session goes too: a client made after this must see the environment as it is now (endpoints,
+        # credentials, moto's mock in tests), not as it was when the session was first created.
+        global _session
+        with _lock:
+            made.clear()
+            _session = None
+
+    get.cache_clear = cache_clear  # type: ignore[attr-defined]
     return get
 
 
