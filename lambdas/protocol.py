@@ -17,7 +17,8 @@ PROTOCOL_VERSION = 1
 MAX_FRAME_BYTES = 32 * 1024
 """API Gateway's WebSocket frame quota; every frame the relay sends stays at or under it."""
 
-REQUEST_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+REQUEST_ID_PATTERN = r"\A[A-Za-z0-9_-]{1,64}\Z"
+"""Anchored with \\A…\\Z: `$` would also accept a trailing newline."""
 
 
 class ErrorCode(StrEnum):

@@ -10,16 +10,15 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel
 
 from lambdas.delivery.reply import reply
 from lambdas.identity import caller_id
 from lambdas.observability import logger
 from lambdas.protocol import ErrorCode, error_frame
-from lambdas.requests import BadRequestError, parse, parse_body
+from lambdas.requests import BadRequestError, Schema, parse, parse_body
 from lambdas.store.errors import ForbiddenError, NotFoundError, StoreError
 
-Message = TypeVar("Message", bound=BaseModel)
+Message = TypeVar("Message", bound=Schema)
 Frames = Iterable[dict[str, Any]]
 
 

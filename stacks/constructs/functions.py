@@ -107,7 +107,7 @@ class RelayFunctions(Construct):
         acknowledge(
             function,
             "AwsSolutions-L1",
-            "Pinned to python3.13 on purpose: the asset's compiled wheels (pydantic-core) are fetched for cp313, so "
+            "Pinned to python3.13 on purpose: the asset's compiled wheels (msgspec) are fetched for cp313, so "
             "the runtime and the bundling target move together in one deliberate change.",
         )
         return function

@@ -51,6 +51,7 @@ def test_synth_bundles_the_asset_locally(tmp_path: Path) -> None:
     for route in ROUTES:
         assert Path(route.handler.rpartition(".")[0].replace(".", "/") + ".py") in shipped, route.handler
     assert (root / "aws_lambda_powertools").is_dir()
-    assert [p.name for p in root.glob("pydantic_core/_pydantic_core.cpython-313-aarch64-linux-gnu.so")]
+    assert [p.name for p in root.glob("msgspec/_core.cpython-313-aarch64-linux-gnu.so")]
+    assert not (root / "pydantic").exists(), "pydantic is a test-only dependency now; the asset must not carry it"
     assert not list(root.rglob("__pycache__"))
     assert not (root / "lambdas" / "tests").exists()
