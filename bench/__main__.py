@@ -32,7 +32,7 @@ from bench.grid import GridRun, run_grid, warm_up
 from bench.machine import describe
 from bench.plan import BenchPlan, full_plan, quick_plan
 from bench.plot import write_plot
-from bench.summary import Row, summarize
+from bench.summary import Row, Tradeoff, summarize, tradeoffs
 from localgw import GatewayHandle
 from localgw.terminal import EmfFilter
 
@@ -102,6 +102,7 @@ def results_document(
     cold: ColdInit | None,
     runs: list[GridRun],
     rows: list[Row],
+    sweeps: list[Tradeoff],
     concurrency: ConcurrencyResult | None,
     elapsed_s: float,
 ) -> dict[str, Any]:
@@ -127,6 +128,7 @@ def results_document(
             "cold_init_ratio_max": report.goals.COLD_INIT_RATIO_MAX,
         },
         "summary": [row.to_json() for row in rows],
+        "tradeoff": [sweep.to_json() for sweep in sweeps],
         "runs": [run.to_json() for run in runs],
         "concurrency": None if concurrency is None else concurrency.to_json(),
         "cold_init": None if cold is None else cold.to_json(),
@@ -157,20 +159,21 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             handle.stop()
     rows = summarize(runs, plan.cells)
+    sweeps = tradeoffs(rows, runs)
     elapsed = time.monotonic() - progress.started
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     json_path, png_path = out / RESULTS_JSON, out / RESULTS_PNG
     machine["load_average_at_end"] = [round(value, 2) for value in os.getloadavg()]
-    document = results_document(plan, machine, cold, runs, rows, concurrency, elapsed)
+    document = results_document(plan, machine, cold, runs, rows, sweeps, concurrency, elapsed)
     document["gateway"] = {
         "invocations": invocations,
         "crashed_invocations": handler_errors,
         "first_errors": captured.errors,
     }
     json_path.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    write_plot(png_path, plan, runs, rows, concurrency)
+    write_plot(png_path, plan, runs, rows, sweeps, concurrency)
 
     print()
     for line in report.title(plan, machine):
@@ -178,6 +181,14 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(report.grid_table(rows))
     print(report.GOALS_LINE)
+    for sweep in sweeps:
+        print()
+        print(report.tradeoff_heading(sweep))
+        print(report.tradeoff_table(sweep))
+        for line in report.tradeoff_verdict(sweep):
+            print(line)
+    if sweeps:
+        print(report.TRADEOFF_NOTE)
     if concurrency is not None:
         print()
         print(report.concurrency_heading(concurrency))

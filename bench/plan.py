@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from lambdas import config as relay_config
+
 Protocol = Literal["baseline", "relay"]
 """How a variant's frames look: seed 001's JSON strings plus `{"type": "done"}`, or protocol v1 frames."""
 
@@ -29,6 +31,16 @@ def engine_with_window(ms: int) -> Variant:
     return Variant(f"engine {ms}ms", "sendtext", "relay", coalesce_ms=ms)
 
 
+def window_ms(variant: Variant) -> int | None:
+    """The coalescing window a relay variant runs with (its own, or the relay's configured one); None for the
+    baseline, which posts every chunk as it comes."""
+    if variant.protocol != "relay":
+        return None
+    if variant.coalesce_ms is not None:
+        return variant.coalesce_ms
+    return relay_config.Settings.from_env().coalesce_ms  # not settings(): its cache belongs to the handlers
+
+
 @dataclass(frozen=True, slots=True)
 class Cell:
     rate: float
@@ -40,6 +52,11 @@ class Cell:
     @property
     def label(self) -> str:
         return f"R={self.rate:g} L={self.latency_ms:g}ms"
+
+    @property
+    def swept(self) -> bool:
+        """More than one coalescing window runs here: the cell gets a trade-off table and panel."""
+        return sum(variant.protocol == "relay" for variant in self.variants) > 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,14 +106,17 @@ class BenchPlan:
 
 
 def full_plan() -> BenchPlan:
-    # The 25 ms engine variant runs where it teaches something: at L=50 ms it shows that a shorter window cannot buy
-    # lag back when every post costs 50 ms; at R=300/L=20 it shows what a shorter window costs in posts.
-    window_25 = engine_with_window(25)
+    # Window sweeps where they teach something. At R=300/L=20 the window sets posts against lag, and the posts goal
+    # (~50 frames per answer) needs a cycle of ~70 ms: 25–150 ms around the 50 ms default show the whole trade-off.
+    # At R=60/L=50 a post costs 50 ms, so a 25 ms window cannot buy lag back, and 350 ms is what the posts goal needs
+    # there (16.7 s of text in ~48 posts): its lag is the price.
+    fast_sweep = tuple(engine_with_window(ms) for ms in (25, 75, 100, 150))
+    slow_sweep = tuple(engine_with_window(ms) for ms in (25, 350))
     return BenchPlan(
         cells=(
-            Cell(300, 20, (BASELINE, ENGINE, window_25)),
+            Cell(300, 20, (BASELINE, ENGINE, *fast_sweep)),
             Cell(150, 20),
-            Cell(60, 50, (BASELINE, ENGINE, window_25)),
+            Cell(60, 50, (BASELINE, ENGINE, *slow_sweep)),
         ),
         tokens=1000,
         ttft_ms=400,
@@ -109,8 +129,9 @@ def full_plan() -> BenchPlan:
 
 def quick_plan() -> BenchPlan:
     return BenchPlan(
-        cells=(Cell(600, 5, (BASELINE, ENGINE, engine_with_window(25))),),
-        tokens=60,
+        # 80 tokens: the posts goal then leaves one text frame, so the trade-off's bound is finite here too.
+        cells=(Cell(600, 5, (BASELINE, ENGINE, engine_with_window(25), engine_with_window(100))),),
+        tokens=80,
         ttft_ms=50,
         repeat=1,
         concurrency=Concurrency(clients=8, tokens=40, rate=400, latency_ms=5, ttft_ms=50, waves=1, answer_timeout_s=30),

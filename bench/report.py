@@ -1,5 +1,6 @@
-"""The printed report: one table for the side-by-side grid, one for the concurrency waves, cold init, and a goal
-summary for the relay's default engine. Every ✓/✗ is computed, never typed."""
+"""The printed report: one table for the side-by-side grid, one per coalescing-window sweep (posts against lag, and
+the bound), one for the concurrency waves, cold init, and a goal summary for the relay's default engine. Every ✓/✗
+is computed, never typed."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from typing import Any
 from bench import goals
 from bench.coldstart import ColdInit
 from bench.concurrency import ConcurrencyResult
-from bench.plan import ENGINE, BenchPlan
-from bench.summary import Row
+from bench.plan import ENGINE, BenchPlan, window_ms
+from bench.summary import Row, Tradeoff
 
 GOALS_LINE = (
     f"goals (relay rows): completion/generation ≤ {goals.COMPLETION_RATIO_MAX:g} · posts ≤ "
@@ -78,6 +79,82 @@ def grid_table(rows: Sequence[Row]) -> str:
         )
         previous_cell = row.cell
     return table(header, lines, right=(4, 5, 6))
+
+
+def tradeoff_heading(tradeoff: Tradeoff) -> str:
+    base = tradeoff.baseline
+    return (
+        f"{tradeoff.cell.label}: coalescing window against posts and lag (baseline {_num(base.posts_per_1k)} posts "
+        f"per 1k tokens, {_num(base.frames_per_answer)} frames per answer)"
+    )
+
+
+def tradeoff_table(tradeoff: Tradeoff) -> str:
+    header = [
+        "window ms",
+        "frames",
+        "posts per 1k tokens",
+        "× baseline",
+        "lag p50 ms",
+        "lag p95 ms",
+        "p95 bound ms",
+        "0.95·T/(N−2)+L ms",
+    ]
+    lines = []
+    for row in tradeoff.windows:
+        window = window_ms(row.variant)
+        lines.append(
+            [
+                f"{window}{' (default)' if row.variant == ENGINE else ''}",
+                _num(row.frames_per_answer),
+                _num(row.posts_per_1k),
+                _checked(_num(row.posts_share_of_baseline, 2), row, "posts"),
+                _num(row.lag_p50_ms),
+                _checked(_num(row.lag_p95_ms), row, "lag_p95"),
+                _num(row.lag_p95_bound_ms, 1),
+                _num(row.lag_p95_even_bound_ms, 1),
+            ]
+        )
+    return table(header, lines, right=(1, 2, 4, 6, 7))
+
+
+def tradeoff_verdict(tradeoff: Tradeoff) -> list[str]:
+    """What the bound says about both goals in this cell, in two lines."""
+    at_goal = tradeoff.at_posts_goal
+    share = goals.POSTS_SHARE_OF_BASELINE_MAX
+    limit = goals.LAG_P95_MAX_MS
+    if tradeoff.both_goals_possible:
+        # The floor assumes a sender that knows every chunk in advance and adds no overhead: say how little room
+        # that leaves rather than a bare ✓.
+        margin = limit - at_goal.lag_p95_bound_ms
+        verdict = f"{goals.PASS} both goals possible only for a sender within {margin:.1f} ms of this floor"
+    else:
+        verdict = f"{goals.FAIL} no sender meets both goals here"
+    if math.isinf(at_goal.lag_p95_bound_ms):
+        reach = "no frame is left for text"
+    else:
+        reach = (
+            f"with {at_goal.frames} no sender gets lag p95 below {_num(at_goal.lag_p95_bound_ms, 1)} ms "
+            f"({_num(at_goal.lag_p95_even_bound_ms, 1)} for evenly flowing text)"
+        )
+    posts_line = f"posts ≤ {share:g}× baseline allows ≤ {at_goal.frames} frames per answer; {reach}: {verdict}"
+    if tradeoff.lag_goal_frames is None:
+        most = _num(tradeoff.baseline.frames_per_answer)
+        lag_line = f"lag p95 ≤ {limit:g} ms is out of reach even with the baseline's {most} frames per answer"
+    else:
+        needed = tradeoff.lag_goal_frames
+        lag_line = (
+            f"lag p95 ≤ {limit:g} ms needs ≥ {needed} frames per answer "
+            f"({needed / tradeoff.baseline.frames_per_answer:.2f}× baseline) whatever the sender"
+        )
+    return [posts_line, lag_line]
+
+
+TRADEOFF_NOTE = (
+    "p95 bound: the lowest pooled lag p95 any sender could reach with that many frames (start and done carry no "
+    "text) for the chunks the model wrote, even knowing them in advance; 0.95·T/(N−2)+L is the same bound for text "
+    "flowing evenly over the T seconds from first to last chunk (chunked text can beat it by about one chunk interval)"
+)
 
 
 def concurrency_heading(result: ConcurrencyResult) -> str:

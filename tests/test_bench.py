@@ -3,16 +3,32 @@ harness cannot rot. These check correctness facts (every frame there, in order, 
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from bench.answers import Received, decode, is_terminal
-from bench.metrics import ChunkEmit, SimRecord, chunk_lags, measure, percentile
+from bench import report
+from bench.answers import Answer, Received, decode, is_terminal
+from bench.grid import GridRun
+from bench.metrics import (
+    ChunkEmit,
+    RunMetrics,
+    SimRecord,
+    chunk_lags,
+    even_text_lag_bound_ms,
+    lag_bound_ms,
+    measure,
+    percentile,
+)
+from bench.plan import BASELINE, ENGINE, Cell, engine_with_window
+from bench.summary import Tradeoff, curve_frames, summarize, tradeoffs
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -116,6 +132,143 @@ def test_measure_combines_client_and_simulator_times() -> None:
     assert metrics.lags_ms == pytest.approx([20.0, 50.0])
     assert metrics.first_delta_ms == pytest.approx(20.0)
     assert metrics.first_delta_net_ms == pytest.approx(10.0)
+    assert metrics.chunk_times_s == pytest.approx((0.0, 0.1))
+    assert metrics.text_span_s == pytest.approx(0.1)
+
+
+def even_chunks(count: int, step: float) -> list[float]:
+    return [i * step for i in range(count)]
+
+
+def test_even_text_bound_is_the_percentile_of_the_cycle_plus_latency() -> None:
+    # 50 frames carry text in 48 posts over 3.3 s: the p95 wait is at least 0.95 × 3300 / 48 ms
+    assert even_text_lag_bound_ms(3.3, 50, 20) == pytest.approx(0.95 * 3300 / 48 + 20)
+    assert even_text_lag_bound_ms(1.0, 12, 5, q=50) == pytest.approx(0.5 * 1000 / 10 + 5)
+    # start and done alone carry no text: no lag is reachable
+    assert even_text_lag_bound_ms(1.0, 2, 20) == math.inf
+
+
+def test_chunk_bound_covers_the_chunks_with_as_few_posts_as_given() -> None:
+    # GIVEN 10 chunks 100 ms apart: the p95 (index 8 of 10) needs 9 chunks posted within the bound
+    chunks = even_chunks(10, 0.1)
+    # WHEN 4 frames carry them (2 posts): the best split is 5 + 4 chunks, so one post covers 400 ms of chunks
+    bound = lag_bound_ms([chunks], 4, latency_ms=20)
+    # THEN the p95 cannot be below 400 ms + L, under the even-text bound (which counts the silence after a chunk)
+    assert bound == pytest.approx(420)
+    assert bound < even_text_lag_bound_ms(0.9, 4, 20) == pytest.approx(447.5)
+    # one post per chunk leaves nothing to wait for but L
+    assert lag_bound_ms([chunks], 12, latency_ms=20) == pytest.approx(20)
+    assert lag_bound_ms([chunks], 2, latency_ms=20) == math.inf
+
+
+def brute_force_bound_ms(chunks: list[float], posts: int, latency_ms: float) -> float:
+    """Every schedule of `posts` posts at chunk times (a post never gains by waiting past its last chunk) that
+    carries the last chunk: the lowest 95th-percentile-index wait, + L."""
+    best = math.inf
+    index = math.floor(0.95 * (len(chunks) - 1))
+    for times in itertools.combinations(chunks[:-1], posts - 1):
+        starts = [*times, chunks[-1]]
+        waits = sorted(min(s for s in starts if s >= t) - t for t in chunks)
+        best = min(best, waits[index] * 1000 + latency_ms)
+    return best
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_chunk_bound_never_exceeds_the_best_schedule(seed: int) -> None:
+    rng = random.Random(seed)
+    chunks = sorted(round(rng.uniform(0, 1), 3) for _ in range(9))
+    for posts in (1, 2, 3, 4):
+        assert lag_bound_ms([chunks], posts + 2, 10) <= brute_force_bound_ms(chunks, posts, 10) + 1e-6
+
+
+def test_chunk_bound_pools_runs_like_the_percentile() -> None:
+    # GIVEN 10 chunks 100 ms apart in 2 posts: alone, the p90 (index 8) leaves 1 chunk late → 5 per post, 400 ms
+    chunks = even_chunks(10, 0.1)
+    assert lag_bound_ms([chunks], 4, 0, q=90) == pytest.approx(400)
+    # WHEN pooled with a run posting every chunk: the p90 of 20 (index 17) leaves 2 late, both in the slow run
+    # THEN 4 chunks per post suffice there
+    assert lag_bound_ms([chunks, chunks], [12, 4], 0, q=90) == pytest.approx(300)
+
+
+def grid_run(cell: Cell, variant: object, repeat: int, frames: int, chunks: list[float], lags: list[float]) -> GridRun:
+    metrics = RunMetrics(
+        completion_s=1.1,
+        generation_s=1.0,
+        completion_ratio=1.01,
+        frames=frames,
+        posts_per_1k_tokens=frames * 1000 / 200,
+        lags_ms=lags,
+        missing_chunks=0,
+        first_delta_ms=17.0,
+        first_delta_net_ms=2.0,
+        simulator_drift_ms=1.0,
+        chunk_times_s=tuple(chunks),
+    )
+    return GridRun(cell, variant, repeat, 0, Answer(sent_at=0.0), metrics, True)  # type: ignore[arg-type]
+
+
+def hand_made_sweep(baseline_frames: int = 102) -> Tradeoff:
+    # 101 chunks 10 ms apart (200 tokens), L = 15 ms; the baseline posts every chunk plus done (102 frames)
+    slow = engine_with_window(100)
+    cell = Cell(300, 15, (BASELINE, ENGINE, slow))
+    chunks = even_chunks(101, 0.01)
+    runs = [
+        grid_run(cell, BASELINE, 0, baseline_frames, chunks, [15.0] * 101),
+        grid_run(cell, ENGINE, 0, 30, chunks, [40.0] * 90 + [70.0] * 11),
+        grid_run(cell, slow, 0, 12, chunks, [90.0] * 90 + [130.0] * 11),
+    ]
+    [sweep] = tradeoffs(summarize(runs, (cell,)), runs)
+    return sweep
+
+
+def test_sweep_orders_windows_and_checks_both_goals() -> None:
+    sweep = hand_made_sweep()
+
+    assert [row.variant.name for row in sweep.windows] == ["engine", "engine 100ms"]
+    default, slow = sweep.windows
+    assert default.posts_share_of_baseline == pytest.approx(30 / 102)
+    assert (default.checks()["posts"], default.checks()["lag_p95"]) == (False, True)
+    assert (slow.checks()["posts"], slow.checks()["lag_p95"]) == (False, False)
+    # 12 frames = 10 posts for 96 chunks within the bound: 10 chunks (90 ms) per post
+    assert slow.lag_p95_bound_ms == pytest.approx(90 + 15)
+    assert slow.lag_p95_even_bound_ms == pytest.approx(0.95 * 1000 / 10 + 15)
+
+
+def test_sweep_bound_at_the_posts_goal_excludes_the_lag_goal() -> None:
+    sweep = hand_made_sweep()
+
+    # posts ≤ 0.1 × 102 frames → 10 frames → 8 posts for 96 chunks: 12 chunks (110 ms) per post
+    assert sweep.at_posts_goal.frames == 10
+    assert sweep.at_posts_goal.lag_p95_bound_ms == pytest.approx(110 + 15)
+    assert not sweep.both_goals_possible
+    # lag p95 ≤ 80 ms allows 65 ms of wait: 7 chunks per post, 14 posts for 96 chunks → 16 frames
+    assert sweep.lag_goal_frames == 16
+    shares = [point.share_of_baseline for point in sweep.curve]
+    bounds = [point.lag_p95_bound_ms for point in sweep.curve]
+    assert shares == sorted(shares) and bounds == sorted(bounds, reverse=True)
+
+    verdict = report.tradeoff_verdict(sweep)
+    assert "allows ≤ 10 frames" in verdict[0] and "125.0 ms" in verdict[0] and "no sender meets both" in verdict[0]
+    assert "needs ≥ 16 frames" in verdict[1]
+    table = report.tradeoff_table(sweep)
+    assert "50 (default)" in table and "0.29 ✗" in table and "105.0" in table
+
+
+def test_sweep_says_how_little_room_the_floor_leaves_when_both_goals_are_possible() -> None:
+    # a baseline of 200 frames lets the posts goal keep 20: 18 posts, 6 chunks (50 ms) each → a floor of 65 ms
+    sweep = hand_made_sweep(baseline_frames=200)
+
+    assert sweep.at_posts_goal.frames == 20
+    assert sweep.at_posts_goal.lag_p95_bound_ms == pytest.approx(65)
+    assert sweep.both_goals_possible
+    assert "possible only for a sender within 15.0 ms of this floor" in report.tradeoff_verdict(sweep)[0]
+
+
+def test_curve_frames_spread_on_a_log_scale_without_repeats() -> None:
+    frames = curve_frames(10, 160, points=5)
+    assert frames == [10, 20, 40, 80, 160]
+    assert curve_frames(3, 5, points=24) == [3, 4, 5]
+    assert curve_frames(7, 7) == [7]
 
 
 @pytest.mark.slow
@@ -138,6 +291,9 @@ def test_quick_benchmark_delivers_every_answer_and_writes_its_files(tmp_path: Pa
     assert results["machine"]["cores"] and results["machine"]["python"] and results["machine"]["cpu"]
     variants = {run["variant"] for run in results["runs"]}
     assert {"baseline", "engine"} <= variants
+    [sweep] = results["tradeoff"]
+    assert len(sweep["windows"]) >= 2 and sweep["curve"]
+    assert all(window["lag_p95_bound_ms"] <= window["lag_p95_ms"] for window in sweep["windows"])
     for run in results["runs"]:
         assert run["complete"] and run["ordered"] and run["text_matches_plan"], run["problems"]
         assert run["missing_chunks"] == 0
