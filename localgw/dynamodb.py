@@ -2,70 +2,27 @@
 
 from __future__ import annotations
 
-import logging
-import threading
 from typing import Any
 
 import boto3
 
 from lambdas import table_schema
 from localgw.environment import DUMMY_CREDENTIALS
-
-
-def _serialized(app: Any) -> Any:
-    """A WSGI middleware running one request at a time.
-
-    moto's DynamoDB is not thread-safe: TransactWriteItems deep-copies the table while other threads write to it
-    (a 500), and a conditional write can interleave with another. Real DynamoDB applies each request atomically;
-    one lock gives localgw the same guarantee (moto answers in about a millisecond, so nobody waits long).
-    """
-    lock = threading.Lock()
-
-    def application(environ: dict[str, Any], start_response: Any) -> Any:
-        with lock:
-            # The body is materialized inside the lock: moto's response iterables read shared state lazily.
-            return list(app(environ, start_response))
-
-    return application
-
-
-class _SerializedMotoServer:
-    """moto's ThreadedMotoServer, with every request serialized (see `_serialized`)."""
-
-    def __init__(self, ip_address: str, port: int) -> None:
-        from moto.moto_server.werkzeug_app import MotoRequestHandler
-        from moto.server import DomainDispatcherApplication, create_backend_app
-        from werkzeug.serving import make_server
-
-        app = _serialized(DomainDispatcherApplication(create_backend_app))
-        self._server = make_server(ip_address, port, app, threaded=True, request_handler=MotoRequestHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="localgw-dynamodb", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def get_host_and_port(self) -> tuple[str, int]:
-        host, port = self._server.server_address[:2]
-        return str(host), int(port)
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._thread.join()
+from localgw.moto_server import MotoServer
 
 
 class LocalDynamoDB:
-    """moto's DynamoDB in an in-process werkzeug server, requests serialized, with the relay's table created in it."""
+    """moto's DynamoDB in an in-process server (localgw.moto_server: one thread, keep-alive), with the relay's table
+    created in it."""
 
     def __init__(self, *, port: int = 0, region: str) -> None:
         self._port = port
         self._region = region
-        self._server: Any = None
+        self._server: MotoServer | None = None
         self.url: str | None = None
 
     def start(self) -> str:
-        # werkzeug logs every request at INFO; the gateway's console already says what happened.
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self._server = _SerializedMotoServer("127.0.0.1", self._port)
+        self._server = MotoServer("127.0.0.1", self._port)
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.url = f"http://{host}:{port}"

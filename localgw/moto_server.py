@@ -1,0 +1,164 @@
+"""moto's DynamoDB over HTTP/1.1 keep-alive, every request run on one thread of its own.
+
+moto's own server (`ThreadedMotoServer`: werkzeug's development server in front of `DomainDispatcherApplication`)
+is built for a handful of test requests, and under localgw's load (hundreds of answers in one process, each making
+table requests) it cost ~3 ms of CPU a request, most of it around moto's DynamoDB rather than in it:
+
+- werkzeug closes the connection after every response, so each request is a new TCP connection and a new thread;
+- `DomainDispatcherApplication` finds the service again for every request, listing moto's package directory and
+  calling stat() on some fifty paths each time.
+
+This server keeps connections open (aiohttp, on a loop of its own) and hands each request straight to moto's
+DynamoDB Flask app. Running every request on the one server thread is also the serialization moto needs: its
+DynamoDB is not thread-safe (TransactWriteItems deep-copies the table while other writes would change it, and a
+conditional write could interleave with another), whereas real DynamoDB applies each request atomically. moto
+answers in about a millisecond, so nobody waits long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import socket
+import sys
+import threading
+from typing import Any
+
+from aiohttp import web
+
+START_TIMEOUT_SECONDS = 30.0
+MAX_REQUEST_BYTES = 32 * 1024 * 1024
+"""Above DynamoDB's largest request (BatchWriteItem: 25 items of 400 KB; TransactWriteItems: 4 MB)."""
+# Hop-by-hop or length headers aiohttp writes itself from the body it sends.
+_OWN_HEADERS = frozenset({"content-length", "connection", "transfer-encoding", "keep-alive"})
+
+_log = logging.getLogger("localgw.dynamodb")
+
+
+def dynamodb_app() -> Any:
+    """moto's Flask app for DynamoDB: what `DomainDispatcherApplication` would pick for every request we get."""
+    from moto.server import create_backend_app
+
+    return create_backend_app("dynamodb")
+
+
+def wsgi_environ(request: web.BaseRequest, body: bytes, server: tuple[str, int]) -> dict[str, Any]:
+    """The WSGI environ werkzeug's server builds for `request` (what moto's Flask app reads)."""
+    environ: dict[str, Any] = {
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+        "REQUEST_METHOD": request.method,
+        "SCRIPT_NAME": "",
+        # WSGI strings are bytes decoded as latin-1 (PEP 3333); aiohttp has already percent-decoded the path.
+        "PATH_INFO": request.path.encode("utf-8").decode("latin-1"),
+        "QUERY_STRING": request.query_string.encode("utf-8").decode("latin-1"),
+        "RAW_URI": request.raw_path,
+        "REQUEST_URI": request.raw_path,
+        "REMOTE_ADDR": request.remote or "",
+        "SERVER_NAME": server[0],
+        "SERVER_PORT": str(server[1]),
+        "SERVER_PROTOCOL": f"HTTP/{request.version.major}.{request.version.minor}",
+        "CONTENT_LENGTH": str(len(body)),
+    }
+    for name, value in request.headers.items():
+        if "_" in name:
+            continue  # as werkzeug: `X_Foo` must not pass for `X-Foo`
+        key = name.upper().replace("-", "_")
+        if key == "CONTENT_LENGTH":
+            continue  # the body is already read whole: its length is what it is
+        if key != "CONTENT_TYPE":
+            key = f"HTTP_{key}"
+        environ[key] = f"{environ[key]},{value}" if key in environ else value
+    return environ
+
+
+def call_wsgi(app: Any, environ: dict[str, Any]) -> web.Response:
+    """Run one request through a WSGI app; a crash is a 500, as werkzeug's server answers it."""
+    started: list[Any] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        started[:] = [status, headers]
+        return lambda data: None  # the legacy write() callable: moto never uses it
+
+    try:
+        result = app(environ, start_response)
+        try:
+            body = b"".join(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+    except Exception:
+        _log.exception("moto failed on %s %s", environ["REQUEST_METHOD"], environ.get("HTTP_X_AMZ_TARGET", ""))
+        return web.Response(status=500, text="Internal Server Error")
+    status, headers = started
+    code, _, reason = status.partition(" ")
+    response = web.Response(status=int(code), reason=reason or None, body=body)
+    for name, value in headers:
+        if name.lower() not in _OWN_HEADERS:
+            response.headers.add(name, value)
+    return response
+
+
+class MotoServer:
+    """`start()`, `get_host_and_port()`, `stop()`: moto's DynamoDB on `host:port` (port 0: a free one)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._socket = socket.create_server((host, port), backlog=1024)
+        self._address: tuple[str, int] = self._socket.getsockname()[:2]
+        self._app = dynamodb_app()
+        self._loop = asyncio.new_event_loop()
+        self._runner: web.AppRunner | None = None
+        self._started = threading.Event()
+        self._failure: list[BaseException] = []
+        self._thread = threading.Thread(target=self._serve, name="localgw-dynamodb", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        if not self._started.wait(START_TIMEOUT_SECONDS):
+            raise TimeoutError(f"moto's DynamoDB did not start within {START_TIMEOUT_SECONDS:g} s")
+        if self._failure:
+            raise self._failure[0]
+
+    def get_host_and_port(self) -> tuple[str, int]:
+        return str(self._address[0]), int(self._address[1])
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._listen())
+        except BaseException as exc:  # handed to start()'s caller
+            self._failure.append(exc)
+            self._started.set()
+            self._loop.close()
+            return
+        self._started.set()
+        try:
+            self._loop.run_forever()
+        finally:
+            if self._runner is not None:
+                self._loop.run_until_complete(self._runner.cleanup())
+            self._loop.close()
+
+    async def _listen(self) -> None:
+        app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+        app.router.add_route("*", "/{path:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        await web.SockSite(self._runner, self._socket).start()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        # Synchronous on purpose: one request at a time is the serialization moto needs (see the module docstring).
+        return call_wsgi(self._app, wsgi_environ(request, body, self._address))
