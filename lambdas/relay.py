@@ -11,7 +11,7 @@ import contextlib
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 
 from lambdas import protocol
@@ -34,6 +34,9 @@ ERROR_CODES: dict[ErrorKind, ErrorCode] = {
 
 _END = object()  # the reader thread's last item: the provider's iterator is exhausted
 
+ControlReader = Callable[[Collection[str]], Mapping[str, Control]]
+"""Reads what was asked of the given answers (cancel, resume): `lambdas.store.answers.poll_controls`."""
+
 
 @dataclass(frozen=True, slots=True)
 class Guards:
@@ -46,8 +49,9 @@ class Guards:
     gone_grace_s: float = 10.0
     """How long to keep reading the model after the client is gone (room for a resume)."""
     tick_s: float = 0.25
-    control: Callable[[], Control] | None = None
-    """Reads cancel and resume requests (a table read): called at most every `control_interval_s`."""
+    control: ControlReader | None = None
+    """Reads cancel and resume requests (a table read): every `control_interval_s`, for all answers of the process
+    at once."""
     control_interval_s: float = 0.25
     resume_to: Callable[[str], Poster] | None = None
     """A poster for a connection id, for resumes."""
@@ -127,26 +131,66 @@ def relay(
     return answer.outcome
 
 
-class _ControlWatcher:
-    """Reads cancel and resume requests on a thread of its own: a slow table read never stalls the answer's text."""
+class _ControlBoard:
+    """Cancel and resume requests for every answer of this process that uses one reader, read on one thread.
 
-    def __init__(self, read: Callable[[], Control], interval_s: float) -> None:
-        self.latest = Control()
+    The reads happen off the relay loop, so a slow table read never stalls an answer's text. And one read every
+    interval serves all answers at once: on Lambda an execution environment streams one answer at a time, so
+    nothing changes there, but where many answers share a process (localgw runs every invocation in one) a thread
+    and a read per answer made hundreds of threads and requests a second for no new information.
+    """
+
+    def __init__(self, read: ControlReader, interval_s: float) -> None:
         self._read = read
         self._interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="answer-control", daemon=True)
-        self._thread.start()
+        self._lock = threading.Lock()
+        self._latest: dict[str, Control] = {}
+        self._thread: threading.Thread | None = None
+
+    def watch(self, request_id: str) -> None:
+        with self._lock:
+            self._latest[request_id] = Control()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="answer-control", daemon=True)
+                self._thread.start()
+
+    def latest(self, request_id: str) -> Control:
+        return self._latest.get(request_id, Control())
+
+    def forget(self, request_id: str) -> None:
+        with self._lock:
+            self._latest.pop(request_id, None)
 
     def _run(self) -> None:
-        while not self._stop.wait(self._interval_s):
+        while True:
+            time.sleep(self._interval_s)
+            with self._lock:
+                request_ids = list(self._latest)
+                if not request_ids:
+                    self._thread = None  # the next watch() starts a new thread: none idles between answers
+                    return
             try:
-                self.latest = self._read()
-            except Exception:  # a failed read must not end the answer: the next one may succeed
+                found = self._read(request_ids)
+            except Exception:  # a failed read must not end any answer: the next one may succeed
                 logger.warning("cancel/resume check failed", exc_info=True)
+                continue
+            with self._lock:
+                for request_id, control in found.items():
+                    if request_id in self._latest:  # not an answer that ended during the read
+                        self._latest[request_id] = control
 
-    def stop(self) -> None:
-        self._stop.set()
+
+_boards: dict[tuple[ControlReader, float], _ControlBoard] = {}
+_boards_lock = threading.Lock()
+
+
+def _board(read: ControlReader, interval_s: float) -> _ControlBoard:
+    """The process's board for this reader and interval (sendtext always passes the same two)."""
+    with _boards_lock:
+        board = _boards.get((read, interval_s))
+        if board is None:
+            board = _boards[(read, interval_s)] = _ControlBoard(read, interval_s)
+        return board
 
 
 class _Answer:
@@ -161,9 +205,9 @@ class _Answer:
         self.ended_by_upstream = False
         self._gone_since: float | None = None
         self._text: list[str] = []
-        self._watcher = (
-            _ControlWatcher(guards.control, guards.control_interval_s) if guards.control is not None else None
-        )
+        self._board = None if guards.control is None else _board(guards.control, guards.control_interval_s)
+        if self._board is not None:
+            self._board.watch(delivery.request_id)
 
     def handle(self, item: object) -> bool:
         """Relay one reader item; True when it ended the answer."""
@@ -211,9 +255,9 @@ class _Answer:
 
     def _cancelled_or_resumed(self) -> bool:
         """Serve a new resume request; True if the answer was cancelled."""
-        if self._watcher is None:
+        if self._board is None:
             return False
-        control = self._watcher.latest
+        control = self._board.latest(self.delivery.request_id)
         if control.resume_nonce > self.outcome.resume_nonce and control.resume_connection and self.guards.resume_to:
             self.outcome.resume_nonce = control.resume_nonce
             self.delivery.retarget(self.guards.resume_to(control.resume_connection), control.resume_after)
@@ -225,8 +269,8 @@ class _Answer:
         return False
 
     def close(self) -> None:
-        if self._watcher is not None:
-            self._watcher.stop()
+        if self._board is not None:
+            self._board.forget(self.delivery.request_id)
 
     def _ended(self) -> None:
         if self.guards.on_end is not None:

@@ -105,7 +105,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         context.get_remaining_time_in_millis,
         config.time_guard_ms,
         config.gone_grace_seconds,
-        control=lambda: answers.poll_control(accepted.request_id),
+        control=answers.poll_controls,
         control_interval_s=config.control_poll_ms / 1000,
         resume_to=lambda connection_id: ConnectionPoster(connections, connection_id),
         on_end=lambda outcome, text: _store_answer(accepted, outcome, text),

@@ -1,9 +1,10 @@
 """Answers: who asked, where the frames go, cancel and resume requests, and the frames once the answer ended.
 
 A streaming answer's record (`REQ#{requestId}` / `META`) is its control channel: `cancel` and `resume` handlers
-write to it, the streaming function reads it every ~250 ms (`poll_control`). When the answer ends, its frames are
-stored (`FRAMES#{part}`) and the status moves on in one conditional update that returns the record as it was, so
-a resume that arrived in the very last moment is still seen and served.
+write to it, the streaming function reads it every ~250 ms (`poll_controls`, one batched read for all the answers a
+process streams). When the answer ends, its frames are stored (`FRAMES#{part}`) and the status moves on in one
+conditional update that returns the record as it was, so a resume that arrived in the very last moment is still
+seen and served.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +22,7 @@ from lambdas import clients
 from lambdas.config import settings
 from lambdas.store.errors import ConflictError, StoreError
 from lambdas.store.items import MAX_PART_BYTES, from_item, key, query_all, to_item
-from lambdas.table_schema import TTL_ATTRIBUTE
+from lambdas.table_schema import PARTITION_KEY, TTL_ATTRIBUTE
 
 STREAMING = "streaming"
 ENDED = "ended"
@@ -67,8 +69,11 @@ class AnswerRecord:
         return self.status == STREAMING and time.time() > self.streaming_until + 5
 
 
+_REQUEST_PREFIX = "REQ#"
+
+
 def _key(request_id: str) -> dict[str, Any]:
-    return key(f"REQ#{request_id}", "META")
+    return key(f"{_REQUEST_PREFIX}{request_id}", "META")
 
 
 def _control(values: dict[str, Any]) -> Control:
@@ -117,19 +122,45 @@ def get(request_id: str) -> AnswerRecord | None:
     return None if item is None else AnswerRecord.from_values(from_item(item))
 
 
-def poll_control(request_id: str) -> Control:
-    """The cheap check a streaming answer makes: one consistent read of four small attributes."""
-    item = (
-        clients.dynamodb()
-        .get_item(
-            TableName=settings().table_name,
-            Key=_key(request_id),
-            ConsistentRead=True,
-            ProjectionExpression="cancel, resumeConnection, resumeAfter, resumeNonce",
-        )
-        .get("Item")
-    )
-    return Control() if item is None else _control(from_item(item))
+MAX_BATCH_KEYS = 100
+"""Keys per BatchGetItem: DynamoDB's limit."""
+_CONTROL_READ_ATTEMPTS = 3
+"""Tries for keys DynamoDB leaves unprocessed (throttling); the next poll asks for whatever is still missing."""
+
+
+def poll_controls(request_ids: Collection[str]) -> dict[str, Control]:
+    """The cheap check streaming answers make: consistent reads of four small attributes, for every given answer in
+    as few requests as DynamoDB allows (one per 100 answers). An answer whose record is gone reads as no request;
+    one DynamoDB left unprocessed even after retries is missing from the result (its caller keeps what it knew)."""
+    table = settings().table_name
+    dynamodb = clients.dynamodb()
+    found: dict[str, Control] = {}
+    wanted = list(dict.fromkeys(request_ids))
+    for start in range(0, len(wanted), MAX_BATCH_KEYS):
+        batch = wanted[start : start + MAX_BATCH_KEYS]
+        keys: list[dict[str, Any]] = [_key(request_id) for request_id in batch]
+        for attempt in range(_CONTROL_READ_ATTEMPTS):
+            response = dynamodb.batch_get_item(
+                RequestItems={
+                    table: {
+                        "Keys": keys,
+                        "ConsistentRead": True,
+                        # The key maps each item to its answer; the rest is what Control needs, nothing more.
+                        "ProjectionExpression": f"{PARTITION_KEY}, cancel, resumeConnection, resumeAfter, resumeNonce",
+                    }
+                }
+            )
+            for item in response.get("Responses", {}).get(table, []):
+                found[item[PARTITION_KEY]["S"].removeprefix(_REQUEST_PREFIX)] = _control(from_item(item))
+            keys = response.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
+            if not keys:
+                break
+            time.sleep(0.01 * 2**attempt)
+        unprocessed = {key[PARTITION_KEY]["S"].removeprefix(_REQUEST_PREFIX) for key in keys}
+        for request_id in batch:
+            if request_id not in found and request_id not in unprocessed:
+                found[request_id] = Control()  # no record (any more): nothing was asked
+    return found
 
 
 def request_cancel(request_id: str) -> bool:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 from lambdas.delivery.engine import Delivery, DeliveryOptions
 from lambdas.providers.events import ErrorKind, Event, ReasoningDelta, Start, Stop, TextDelta, UpstreamError
-from lambdas.relay import Guards, relay
+from lambdas.relay import Guards, Outcome, relay
+from lambdas.store.answers import Control
 from tests.unit.fakes import RecordingPoster, assert_well_formed
 
 
@@ -129,3 +130,96 @@ def test_zero_grace_closes_the_upstream_at_once():
     outcome = run(upstream, poster, Guards(plenty_of_time, gone_grace_s=0, tick_s=0.02))
     assert outcome.status == "gone"
     assert upstream.closed.wait(timeout=5)
+
+
+class FakeControls:
+    """What cancel and resume handlers wrote, read the way `answers.poll_controls` reads it: one call for many ids."""
+
+    def __init__(self) -> None:
+        self.controls: dict[str, Control] = {}
+        self.reads: list[list[str]] = []
+        self.fail = False
+
+    def read(self, request_ids: Collection[str]) -> dict[str, Control]:
+        self.reads.append(sorted(request_ids))
+        if self.fail:
+            raise RuntimeError("table unavailable")
+        return {request_id: self.controls.get(request_id, Control()) for request_id in request_ids}
+
+
+def run_answers(count: int, controls: FakeControls, cancel: set[int], interval_s: float = 0.02) -> list[Outcome]:
+    """`count` answers at once in this process, all reading their control state through one reader."""
+    outcomes: list[Outcome | None] = [None] * count
+    for index in cancel:
+        controls.controls[f"req-{index}"] = Control(cancel=True)
+
+    def answer(index: int) -> None:
+        delivery = Delivery(RecordingPoster(), f"req-{index}", DeliveryOptions(coalesce_s=0.001))
+        delivery.start("sim")
+        upstream = FakeUpstream([TextDelta(" word")], pause_s=0.005, endless=index in cancel)
+        if index not in cancel:
+            upstream = FakeUpstream([TextDelta(" word")] * 40 + [Stop("end_turn", 1, 40)], pause_s=0.005)
+        guards = Guards(plenty_of_time, tick_s=0.01, control=controls.read, control_interval_s=interval_s)
+        outcomes[index] = relay(upstream.stream(), delivery, guards, started_at=time.monotonic())
+        assert delivery.wait(timeout=10)
+
+    threads = [threading.Thread(target=answer, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert all(outcome is not None for outcome in outcomes)
+    return outcomes  # type: ignore[return-value]
+
+
+def test_cancel_stops_an_answer_within_the_control_interval():
+    controls = FakeControls()
+    started = time.monotonic()
+    [outcome] = run_answers(1, controls, cancel={0}, interval_s=0.05)
+    assert outcome.status == "cancelled"
+    assert outcome.stop_reason == "cancelled"
+    assert time.monotonic() - started < 1.0
+
+
+def test_answers_of_one_process_share_one_control_read_per_interval():
+    controls = FakeControls()
+    outcomes = run_answers(12, controls, cancel={3, 7})
+    assert [outcome.status for outcome in outcomes] == ["cancelled" if i in {3, 7} else "done" for i in range(12)]
+    # Once every answer is watched, each read covers several answers: far fewer reads than answers × intervals.
+    assert max(len(ids) for ids in controls.reads) > 1
+    assert all(len(ids) == len(set(ids)) for ids in controls.reads)
+
+
+def test_a_failing_control_read_never_ends_the_answer():
+    controls = FakeControls()
+    controls.fail = True
+    [outcome] = run_answers(1, controls, cancel=set())
+    assert outcome.status == "done"
+    assert controls.reads  # it kept trying
+
+
+def test_a_resume_request_retargets_the_answer_to_the_new_connection():
+    controls = FakeControls()
+    first, second = RecordingPoster(gone_after=2), RecordingPoster()
+    delivery = Delivery(first, "req-r", DeliveryOptions(coalesce_s=0.001))
+    delivery.start("sim")
+    upstream = FakeUpstream([TextDelta(" word")] * 60 + [Stop("end_turn", 1, 60)], pause_s=0.01)
+
+    def resume_later() -> None:
+        time.sleep(0.2)
+        controls.controls["req-r"] = Control(resume_connection="conn-2", resume_after=0, resume_nonce=1)
+
+    threading.Thread(target=resume_later).start()
+    guards = Guards(
+        plenty_of_time,
+        tick_s=0.01,
+        control=controls.read,
+        control_interval_s=0.02,
+        resume_to=lambda connection_id: second,
+    )
+    outcome = relay(upstream.stream(), delivery, guards, started_at=time.monotonic())
+    assert delivery.wait(timeout=10)
+    assert outcome.resume_nonce == 1
+    assert outcome.status == "done"
+    assert second.frames[-1]["type"] == "done"
+    assert [frame["seq"] for frame in second.frames] == list(range(1, second.frames[-1]["seq"] + 1))
