@@ -7,8 +7,9 @@ from typing import Any
 import boto3
 
 from lambdas import table_schema
+from localgw.background import BackgroundServer
 from localgw.environment import DUMMY_CREDENTIALS
-from localgw.moto_server import MotoServer
+from localgw.moto_server import moto_dynamodb_app
 
 
 class LocalDynamoDB:
@@ -18,14 +19,15 @@ class LocalDynamoDB:
     def __init__(self, *, port: int = 0, region: str) -> None:
         self._port = port
         self._region = region
-        self._server: MotoServer | None = None
+        self._server: BackgroundServer | None = None
         self.url: str | None = None
 
     def start(self) -> str:
-        self._server = MotoServer("127.0.0.1", self._port)
-        self._server.start()
-        host, port = self._server.get_host_and_port()
-        self.url = f"http://{host}:{port}"
+        # No handler cancellation: a request moto has begun is applied whole, as DynamoDB applies it.
+        self._server = BackgroundServer(
+            moto_dynamodb_app(), "127.0.0.1", self._port, name="localgw-dynamodb", handler_cancellation=False
+        ).start()
+        self.url = self._server.url
         return self.url
 
     def create_table(self, table_name: str) -> None:

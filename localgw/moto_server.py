@@ -8,26 +8,22 @@ table requests) it cost ~3 ms of CPU a request, most of it around moto's DynamoD
 - `DomainDispatcherApplication` finds the service again for every request, listing moto's package directory and
   calling stat() on some fifty paths each time.
 
-This server keeps connections open (aiohttp, on a loop of its own) and hands each request straight to moto's
-DynamoDB Flask app. Running every request on the one server thread is also the serialization moto needs: its
-DynamoDB is not thread-safe (TransactWriteItems deep-copies the table while other writes would change it, and a
-conditional write could interleave with another), whereas real DynamoDB applies each request atomically. moto
-answers in about a millisecond, so nobody waits long.
+This app keeps connections open (aiohttp, served by `localgw.background.BackgroundServer` on a thread of its own)
+and hands each request straight to moto's DynamoDB Flask app. Running every request on the one server thread is
+also the serialization moto needs: its DynamoDB is not thread-safe (TransactWriteItems deep-copies the table while
+other writes would change it, and a conditional write could interleave with another), whereas real DynamoDB applies
+each request atomically. moto answers in about a millisecond, so nobody waits long.
 """
 
 from __future__ import annotations
 
-import asyncio
 import io
 import logging
-import socket
 import sys
-import threading
 from typing import Any
 
 from aiohttp import web
 
-START_TIMEOUT_SECONDS = 30.0
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
 """Above DynamoDB's largest request (BatchWriteItem: 25 items of 400 KB; TransactWriteItems: 4 MB)."""
 # Hop-by-hop or length headers aiohttp writes itself from the body it sends.
@@ -106,59 +102,16 @@ def call_wsgi(app: Any, environ: dict[str, Any]) -> web.Response:
     return response
 
 
-class MotoServer:
-    """`start()`, `get_host_and_port()`, `stop()`: moto's DynamoDB on `host:port` (port 0: a free one)."""
+def moto_dynamodb_app() -> web.Application:
+    """An aiohttp app handing every request to moto's DynamoDB app, one at a time (see the module docstring)."""
+    moto = dynamodb_app()
 
-    def __init__(self, host: str, port: int) -> None:
-        self._socket = socket.create_server((host, port), backlog=1024)
-        self._address: tuple[str, int] = self._socket.getsockname()[:2]
-        self._app = dynamodb_app()
-        self._loop = asyncio.new_event_loop()
-        self._runner: web.AppRunner | None = None
-        self._started = threading.Event()
-        self._failure: list[BaseException] = []
-        self._thread = threading.Thread(target=self._serve, name="localgw-dynamodb", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-        if not self._started.wait(START_TIMEOUT_SECONDS):
-            raise TimeoutError(f"moto's DynamoDB did not start within {START_TIMEOUT_SECONDS:g} s")
-        if self._failure:
-            raise self._failure[0]
-
-    def get_host_and_port(self) -> tuple[str, int]:
-        return str(self._address[0]), int(self._address[1])
-
-    def stop(self) -> None:
-        if self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join()
-
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        try:
-            self._loop.run_until_complete(self._listen())
-        except BaseException as exc:  # handed to start()'s caller
-            self._failure.append(exc)
-            self._started.set()
-            self._loop.close()
-            return
-        self._started.set()
-        try:
-            self._loop.run_forever()
-        finally:
-            if self._runner is not None:
-                self._loop.run_until_complete(self._runner.cleanup())
-            self._loop.close()
-
-    async def _listen(self) -> None:
-        app = web.Application(client_max_size=MAX_REQUEST_BYTES)
-        app.router.add_route("*", "/{path:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        await web.SockSite(self._runner, self._socket).start()
-
-    async def _handle(self, request: web.Request) -> web.Response:
+    async def handle(request: web.Request) -> web.Response:
         body = await request.read()
-        # Synchronous on purpose: one request at a time is the serialization moto needs (see the module docstring).
-        return call_wsgi(self._app, wsgi_environ(request, body, self._address))
+        host, port = request.transport.get_extra_info("sockname")[:2] if request.transport else ("127.0.0.1", 0)
+        # Synchronous on purpose: nothing else runs on this loop while moto answers.
+        return call_wsgi(moto, wsgi_environ(request, body, (host, port)))
+
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+    app.router.add_route("*", "/{path:.*}", handle)
+    return app
