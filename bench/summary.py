@@ -68,9 +68,7 @@ class Row:
         return result
 
     def to_json(self) -> dict[str, Any]:
-        def r(value: float | None, digits: int = 2) -> float | None:
-            return None if value is None or not math.isfinite(value) else round(value, digits)
-
+        r = _finite
         return {
             "cell": self.cell.label,
             "rate": self.cell.rate,
