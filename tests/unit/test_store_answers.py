@@ -2,32 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-from moto import mock_aws
-
-from lambdas import clients
-from lambdas.config import settings
 from lambdas.store import answers
 from lambdas.store.answers import Control
-from localgw.dynamodb import LocalDynamoDB
-
-TABLE = "relay-answers-unit"
-
-
-@pytest.fixture
-def table(monkeypatch):
-    monkeypatch.setenv("RELAY_TABLE_NAME", TABLE)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
-    settings.cache_clear()
-    clients.dynamodb.cache_clear()
-    with mock_aws():
-        LocalDynamoDB._create(clients.dynamodb(), TABLE)
-        yield clients.dynamodb()
-    clients.dynamodb.cache_clear()
-    settings.cache_clear()
 
 
 def streaming(table, request_id: str) -> None:

@@ -3,34 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from moto import mock_aws
 
-from lambdas import clients
 from lambdas.config import settings
 from lambdas.providers.base import Message
 from lambdas.store import answers, conversations
 from lambdas.store.conversations import Conversation, Turn
 from lambdas.store.errors import ConflictError, ForbiddenError, NotFoundError
 from lambdas.store.items import query_all
-from localgw.dynamodb import LocalDynamoDB
-
-TABLE = "relay-unit"
-
-
-@pytest.fixture
-def table(monkeypatch):
-    monkeypatch.setenv("RELAY_TABLE_NAME", TABLE)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
-    settings.cache_clear()
-    clients.dynamodb.cache_clear()
-    with mock_aws():
-        LocalDynamoDB._create(clients.dynamodb(), TABLE)  # the same table definition localgw creates
-        yield clients.dynamodb()
-    clients.dynamodb.cache_clear()
-    settings.cache_clear()
 
 
 def start(conversation: Conversation, text: str, request_id: str) -> int:
@@ -45,7 +24,10 @@ def test_an_answer_far_over_the_item_limit_is_stored_in_parts_and_read_back_whol
     conversations.add_answer("c1", Turn(answer_turn, "assistant", huge, request_id="r1"))
 
     items = query_all(
-        table, TableName=TABLE, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": "CONV#c1"}}
+        table,
+        TableName=settings().table_name,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "CONV#c1"}},
     )
     assert max(len(str(item).encode()) for item in items) < 400_000
     assert sum(item["sk"]["S"].startswith(f"TURN#{answer_turn:05d}") for item in items) >= 4
