@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from lambdas.observability import logger as relay_logger
 
 AUDIENCE = "client-123"
+JWKS_PATH = "/.well-known/jwks.json"
 METHOD_ARN = "arn:aws:execute-api:eu-west-1:123456789012:abcdef123/prod/$connect"
 
 

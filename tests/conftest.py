@@ -31,6 +31,7 @@ from botocore.config import Config
 from websockets.sync.client import ClientConnection, connect
 
 from localgw import GatewayHandle, GatewayOptions, Handler, inline_routes, run_in_thread
+from tests.auth_fakes import JwksServer
 
 RECV_TIMEOUT = 10.0
 """Seconds a test waits for a frame or an event: generous, the machine is shared."""
@@ -174,3 +175,18 @@ def relay_gateway(_relay_gateway_session: GatewayHandle) -> GatewayHandle:
     if gateway.dynamodb is not None:
         gateway.dynamodb.create_table(gateway.table_name)
     return _relay_gateway_session
+
+
+@pytest.fixture(scope="module")
+def jwks_running() -> Iterator[JwksServer]:
+    """A JWKS server on 127.0.0.1 for one test module (tests/auth_fakes.py)."""
+    running = JwksServer().start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def jwks_server(jwks_running: JwksServer) -> JwksServer:
+    """The module's JWKS server with no documents served and no requests counted yet."""
+    jwks_running.reset()
+    return jwks_running

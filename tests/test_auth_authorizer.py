@@ -16,6 +16,7 @@ from lambdas.handlers import authorizer
 from localgw.authorization import decide
 from tests.auth_fakes import (
     AUDIENCE,
+    JWKS_PATH,
     METHOD_ARN,
     FakeContext,
     FakeIssuer,
@@ -25,26 +26,17 @@ from tests.auth_fakes import (
     capture_logs,
 )
 
-JWKS_PATH = "/.well-known/jwks.json"
-
 
 def authorize(event: dict[str, Any]) -> dict[str, Any]:
     return authorizer.handler(event, FakeContext())
 
 
-@pytest.fixture(scope="module")
-def running_server() -> Iterator[JwksServer]:
-    running = JwksServer().start()
-    yield running
-    running.stop()
-
-
 @pytest.fixture
-def issuer(running_server: JwksServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeIssuer]:
-    running_server.reset()
-    fake = FakeIssuer(running_server.url)
+def issuer(jwks_running: JwksServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeIssuer]:
+    jwks_running.reset()
+    fake = FakeIssuer(jwks_running.url)
     fake.add_key("RS256", kid="rsa-1")
-    running_server.serve_json(JWKS_PATH, fake.jwks)
+    jwks_running.serve_json(JWKS_PATH, fake.jwks)
     monkeypatch.setenv(auth.ENV_ISSUER, fake.url)
     monkeypatch.setenv(auth.ENV_AUDIENCE, AUDIENCE)
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
@@ -157,9 +149,9 @@ def test_a_bad_token_is_denied_and_the_reason_logged_without_the_token(issuer: F
 
 
 def test_an_unreachable_issuer_denies_and_alerts_the_operator(
-    issuer: FakeIssuer, running_server: JwksServer, logs: LogCapture
+    issuer: FakeIssuer, jwks_running: JwksServer, logs: LogCapture
 ) -> None:
-    running_server.fail(JWKS_PATH, 503)
+    jwks_running.fail(JWKS_PATH, 503)
 
     answer = authorize(authorizer_event(query={"token": issuer.token("rsa-1")}))
 

@@ -12,30 +12,16 @@ import pytest
 from lambdas import auth
 from lambdas.auth import jwks
 from lambdas.auth.jwks import JWKS_MAX_AGE_S, MAX_STALE_S, MIN_REFRESH_INTERVAL_S, RETRY_AFTER_FAILURE_S
-from tests.auth_fakes import AUDIENCE, FakeIssuer, JwksServer, LogCapture, ManualClock, capture_logs
+from tests.auth_fakes import AUDIENCE, JWKS_PATH, FakeIssuer, JwksServer, LogCapture, ManualClock, capture_logs
 
-JWKS_PATH = "/.well-known/jwks.json"
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 
 
-@pytest.fixture(scope="module")
-def running_server() -> Iterator[JwksServer]:
-    running = JwksServer().start()
-    yield running
-    running.stop()
-
-
 @pytest.fixture
-def server(running_server: JwksServer) -> JwksServer:
-    running_server.reset()
-    return running_server
-
-
-@pytest.fixture
-def issuer(server: JwksServer) -> FakeIssuer:
-    fake = FakeIssuer(server.url)
+def issuer(jwks_server: JwksServer) -> FakeIssuer:
+    fake = FakeIssuer(jwks_server.url)
     fake.add_key("ES256", kid="ec-1")
-    server.serve_json(JWKS_PATH, fake.jwks)
+    jwks_server.serve_json(JWKS_PATH, fake.jwks)
     return fake
 
 
@@ -68,18 +54,20 @@ def verifier_for(issuer: FakeIssuer, clock: ManualClock, **overrides: Any) -> tu
     return auth.Verifier(config, cache), cache
 
 
-def test_many_verifications_fetch_the_jwks_once(server: JwksServer, issuer: FakeIssuer, clock: ManualClock) -> None:
+def test_many_verifications_fetch_the_jwks_once(
+    jwks_server: JwksServer, issuer: FakeIssuer, clock: ManualClock
+) -> None:
     verifier, _ = verifier_for(issuer, clock)
 
     for n in range(20):
         verifier.verify(issuer.token("ec-1", sub=f"user-{n}"))
         clock.advance(60)  # 20 minutes in all: well inside the max age
 
-    assert server.hits[JWKS_PATH] == 1
+    assert jwks_server.hits[JWKS_PATH] == 1
 
 
 def test_keys_older_than_the_max_age_are_fetched_again(
-    server: JwksServer, issuer: FakeIssuer, clock: ManualClock
+    jwks_server: JwksServer, issuer: FakeIssuer, clock: ManualClock
 ) -> None:
     verifier, _ = verifier_for(issuer, clock)
     verifier.verify(issuer.token("ec-1"))
@@ -87,11 +75,11 @@ def test_keys_older_than_the_max_age_are_fetched_again(
     clock.advance(JWKS_MAX_AGE_S + 1)
     verifier.verify(issuer.token("ec-1"))
 
-    assert server.hits[JWKS_PATH] == 2
+    assert jwks_server.hits[JWKS_PATH] == 2
 
 
 def test_an_unknown_kid_right_after_a_fetch_is_refused_without_fetching(
-    server: JwksServer, issuer: FakeIssuer, clock: ManualClock
+    jwks_server: JwksServer, issuer: FakeIssuer, clock: ManualClock
 ) -> None:
     verifier, _ = verifier_for(issuer, clock)
     verifier.verify(issuer.token("ec-1"))
@@ -100,11 +88,11 @@ def test_an_unknown_kid_right_after_a_fetch_is_refused_without_fetching(
     with pytest.raises(auth.UnknownKeyError):
         verifier.verify(issuer.token(stranger))
 
-    assert server.hits[JWKS_PATH] == 1
+    assert jwks_server.hits[JWKS_PATH] == 1
 
 
 def test_unknown_kids_refresh_once_then_are_refused_without_hammering_the_issuer(
-    server: JwksServer, issuer: FakeIssuer, clock: ManualClock
+    jwks_server: JwksServer, issuer: FakeIssuer, clock: ManualClock
 ) -> None:
     verifier, _ = verifier_for(issuer, clock)
     verifier.verify(issuer.token("ec-1"))
@@ -114,37 +102,39 @@ def test_unknown_kids_refresh_once_then_are_refused_without_hammering_the_issuer
         with pytest.raises(auth.UnknownKeyError):
             verifier.verify(issuer.token(issuer.add_key("ES256", publish=False)))
 
-    assert server.hits[JWKS_PATH] == 2
+    assert jwks_server.hits[JWKS_PATH] == 2
     # The known key still works, from the cache.
     verifier.verify(issuer.token("ec-1"))
-    assert server.hits[JWKS_PATH] == 2
+    assert jwks_server.hits[JWKS_PATH] == 2
 
 
-def test_a_rotated_key_is_picked_up_by_one_refresh(server: JwksServer, issuer: FakeIssuer, clock: ManualClock) -> None:
+def test_a_rotated_key_is_picked_up_by_one_refresh(
+    jwks_server: JwksServer, issuer: FakeIssuer, clock: ManualClock
+) -> None:
     verifier, _ = verifier_for(issuer, clock)
     verifier.verify(issuer.token("ec-1"))
     clock.advance(MIN_REFRESH_INTERVAL_S + 1)
     rotated = issuer.add_key("RS256")  # the issuer publishes a new key and signs with it
 
     assert verifier.verify(issuer.token(rotated)).user_id == "user-1"
-    assert server.hits[JWKS_PATH] == 2
+    assert jwks_server.hits[JWKS_PATH] == 2
 
 
 def test_an_unreachable_issuer_denies_and_is_not_retried_in_a_storm(
-    server: JwksServer, issuer: FakeIssuer, clock: ManualClock
+    jwks_server: JwksServer, issuer: FakeIssuer, clock: ManualClock
 ) -> None:
-    server.fail(JWKS_PATH, 503)
+    jwks_server.fail(JWKS_PATH, 503)
     verifier, _ = verifier_for(issuer, clock)
 
     for _ in range(10):
         with pytest.raises(auth.JwksUnavailableError):
             verifier.verify(issuer.token("ec-1"))
-    assert server.hits[JWKS_PATH] == 1
+    assert jwks_server.hits[JWKS_PATH] == 1
 
     clock.advance(RETRY_AFTER_FAILURE_S)
-    server.serve_json(JWKS_PATH, issuer.jwks)
+    jwks_server.serve_json(JWKS_PATH, issuer.jwks)
     assert verifier.verify(issuer.token("ec-1")).user_id == "user-1"
-    assert server.hits[JWKS_PATH] == 2
+    assert jwks_server.hits[JWKS_PATH] == 2
 
 
 def test_a_closed_port_is_reported_as_jwks_unavailable(issuer: FakeIssuer, clock: ManualClock) -> None:
@@ -160,11 +150,11 @@ def test_a_closed_port_is_reported_as_jwks_unavailable(issuer: FakeIssuer, clock
 
 
 def test_keys_already_fetched_keep_working_while_the_issuer_is_down(
-    server: JwksServer, issuer: FakeIssuer, clock: ManualClock, logs: LogCapture
+    jwks_server: JwksServer, issuer: FakeIssuer, clock: ManualClock, logs: LogCapture
 ) -> None:
     verifier, _ = verifier_for(issuer, clock)
     verifier.verify(issuer.token("ec-1"))
-    server.fail(JWKS_PATH)
+    jwks_server.fail(JWKS_PATH)
     clock.advance(JWKS_MAX_AGE_S + 1)
 
     assert verifier.verify(issuer.token("ec-1")).user_id == "user-1"
@@ -175,9 +165,9 @@ def test_keys_already_fetched_keep_working_while_the_issuer_is_down(
         verifier.verify(issuer.token("ec-1"))
 
 
-def test_oidc_discovery_finds_the_jwks_once(server: JwksServer, issuer: FakeIssuer, clock: ManualClock) -> None:
-    server.serve_json("/keys", issuer.jwks)
-    server.serve_json(DISCOVERY_PATH, lambda: {"issuer": issuer.url, "jwks_uri": f"{issuer.url}/keys"})
+def test_oidc_discovery_finds_the_jwks_once(jwks_server: JwksServer, issuer: FakeIssuer, clock: ManualClock) -> None:
+    jwks_server.serve_json("/keys", issuer.jwks)
+    jwks_server.serve_json(DISCOVERY_PATH, lambda: {"issuer": issuer.url, "jwks_uri": f"{issuer.url}/keys"})
     verifier, _ = verifier_for(issuer, clock, oidc_discovery=True)
 
     for _ in range(5):
@@ -185,8 +175,8 @@ def test_oidc_discovery_finds_the_jwks_once(server: JwksServer, issuer: FakeIssu
     clock.advance(JWKS_MAX_AGE_S + 1)
     verifier.verify(issuer.token("ec-1"))
 
-    assert server.hits[DISCOVERY_PATH] == 1
-    assert server.hits["/keys"] == 2
+    assert jwks_server.hits[DISCOVERY_PATH] == 1
+    assert jwks_server.hits["/keys"] == 2
 
 
 @pytest.mark.parametrize(
@@ -199,10 +189,10 @@ def test_oidc_discovery_finds_the_jwks_once(server: JwksServer, issuer: FakeIssu
     ids=["another issuer", "jwks_uri over http", "no jwks_uri"],
 )
 def test_a_discovery_document_that_cannot_be_trusted_denies(
-    server: JwksServer, issuer: FakeIssuer, clock: ManualClock, document: dict[str, str]
+    jwks_server: JwksServer, issuer: FakeIssuer, clock: ManualClock, document: dict[str, str]
 ) -> None:
     document = {key: issuer.url if value == "SAME" else value for key, value in document.items()}
-    server.serve_json(DISCOVERY_PATH, lambda: document)
+    jwks_server.serve_json(DISCOVERY_PATH, lambda: document)
     verifier, _ = verifier_for(issuer, clock, oidc_discovery=True)
 
     with pytest.raises(auth.JwksUnavailableError):
@@ -215,17 +205,17 @@ def test_a_discovery_document_that_cannot_be_trusted_denies(
     ids=["server error", "redirect", "not JSON", "keys not a list", "not an object"],
 )
 def test_a_broken_jwks_response_is_jwks_unavailable(
-    server: JwksServer, issuer: FakeIssuer, clock: ManualClock, status: int, body: bytes | None
+    jwks_server: JwksServer, issuer: FakeIssuer, clock: ManualClock, status: int, body: bytes | None
 ) -> None:
-    server.routes[JWKS_PATH] = lambda: (status, body or b"{}")
+    jwks_server.routes[JWKS_PATH] = lambda: (status, body or b"{}")
     verifier, _ = verifier_for(issuer, clock)
 
     with pytest.raises(auth.JwksUnavailableError):
         verifier.verify(issuer.token("ec-1"))
 
 
-def test_an_oversized_jwks_document_is_refused(server: JwksServer, issuer: FakeIssuer, clock: ManualClock) -> None:
-    server.routes[JWKS_PATH] = lambda: (200, b'{"keys": [], "pad": "' + b"x" * jwks.MAX_DOCUMENT_BYTES + b'"}')
+def test_an_oversized_jwks_document_is_refused(jwks_server: JwksServer, issuer: FakeIssuer, clock: ManualClock) -> None:
+    jwks_server.routes[JWKS_PATH] = lambda: (200, b'{"keys": [], "pad": "' + b"x" * jwks.MAX_DOCUMENT_BYTES + b'"}')
     verifier, _ = verifier_for(issuer, clock)
 
     with pytest.raises(auth.JwksUnavailableError):
@@ -241,7 +231,7 @@ def test_encryption_keys_and_keys_without_kid_are_ignored() -> None:
 
 
 def test_the_module_level_cache_is_shared_by_every_invocation(
-    server: JwksServer, issuer: FakeIssuer, monkeypatch: pytest.MonkeyPatch
+    jwks_server: JwksServer, issuer: FakeIssuer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Hermetic: a gateway started earlier in this process may have left its own RELAY_AUTH_* values behind.
     for name in (auth.ENV_JWKS_URL, auth.ENV_TOKEN_USE, auth.ENV_OIDC_DISCOVERY, auth.ENV_LEEWAY_SECONDS):
@@ -257,7 +247,7 @@ def test_the_module_level_cache_is_shared_by_every_invocation(
         auth.settings.cache_clear()
         auth.clear_caches()
 
-    assert server.hits[JWKS_PATH] == 1
+    assert jwks_server.hits[JWKS_PATH] == 1
 
 
 # Settings.

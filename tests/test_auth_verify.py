@@ -6,7 +6,6 @@ Keys are made in the test; the JWKS is served from 127.0.0.1 (no network, no AWS
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import jwt
@@ -14,30 +13,15 @@ import pytest
 
 from lambdas import auth
 from lambdas.auth.verifier import MAX_TOKEN_CHARS
-from tests.auth_fakes import AUDIENCE, FakeIssuer, JwksServer, hs256_token, unsigned_token
-
-JWKS_PATH = "/.well-known/jwks.json"
-
-
-@pytest.fixture(scope="module")
-def running_server() -> Iterator[JwksServer]:
-    running = JwksServer().start()
-    yield running
-    running.stop()
+from tests.auth_fakes import AUDIENCE, JWKS_PATH, FakeIssuer, JwksServer, hs256_token, unsigned_token
 
 
 @pytest.fixture
-def server(running_server: JwksServer) -> JwksServer:
-    running_server.reset()
-    return running_server
-
-
-@pytest.fixture
-def issuer(server: JwksServer) -> FakeIssuer:
-    fake = FakeIssuer(server.url)
+def issuer(jwks_server: JwksServer) -> FakeIssuer:
+    fake = FakeIssuer(jwks_server.url)
     fake.add_key("ES256", kid="ec-1")
     fake.add_key("RS256", kid="rsa-1")
-    server.serve_json(JWKS_PATH, fake.jwks)
+    jwks_server.serve_json(JWKS_PATH, fake.jwks)
     return fake
 
 
@@ -164,10 +148,10 @@ def test_a_token_without_token_use_is_refused_when_token_use_is_checked(issuer: 
         make_verifier(issuer, token_uses=frozenset({"access", "id"})).verify(issuer.token("ec-1"))
 
 
-def test_a_jwk_declaring_another_alg_cannot_verify(server: JwksServer) -> None:
-    fake = FakeIssuer(server.url)
+def test_a_jwk_declaring_another_alg_cannot_verify(jwks_server: JwksServer) -> None:
+    fake = FakeIssuer(jwks_server.url)
     fake.add_key("RS256", kid="k")
-    server.serve_json(JWKS_PATH, lambda: {"keys": [{**fake.jwks()["keys"][0], "alg": "RS512"}]})
+    jwks_server.serve_json(JWKS_PATH, lambda: {"keys": [{**fake.jwks()["keys"][0], "alg": "RS512"}]})
 
     with pytest.raises(auth.KeyMismatchError):
         make_verifier(fake).verify(fake.token("k"))
