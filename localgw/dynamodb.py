@@ -9,15 +9,17 @@ import boto3
 from lambdas import table_schema
 from localgw.background import BackgroundServer
 from localgw.environment import DUMMY_CREDENTIALS
-from localgw.moto_server import moto_dynamodb_app
+from localgw.moto_server import RequestTap, moto_dynamodb_app
 
 
 class LocalDynamoDB:
     """moto's DynamoDB in an in-process server (localgw.moto_server: one thread, keep-alive), with the relay's table
     created in it."""
 
-    def __init__(self, *, port: int = 0, region: str) -> None:
+    def __init__(self, *, port: int = 0, region: str, latency_ms: float = 0.0) -> None:
         self._port = port
+        self.tap = RequestTap(latency_ms)
+        """`tap.latency_ms` is added to every request (changeable while running); `tap.counts` counts them."""
         self._region = region
         self._server: BackgroundServer | None = None
         self.url: str | None = None
@@ -25,7 +27,7 @@ class LocalDynamoDB:
     def start(self) -> str:
         # No handler cancellation: a request moto has begun is applied whole, as DynamoDB applies it.
         self._server = BackgroundServer(
-            moto_dynamodb_app(), "127.0.0.1", self._port, name="localgw-dynamodb", handler_cancellation=False
+            moto_dynamodb_app(self.tap), "127.0.0.1", self._port, name="localgw-dynamodb", handler_cancellation=False
         ).start()
         self.url = self._server.url
         return self.url

@@ -113,7 +113,9 @@ class LocalGateway:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         if self.options.dynamodb:
-            self.dynamodb = LocalDynamoDB(port=self.options.ddb_port, region=self.region)
+            self.dynamodb = LocalDynamoDB(
+                port=self.options.ddb_port, region=self.region, latency_ms=self.options.ddb_latency_ms
+            )
             await loop.run_in_executor(None, self.dynamodb.start)
             await loop.run_in_executor(None, self.dynamodb.create_table, self.table_name)
         # Bind first: the handlers' environment names this port, and it must be in place before any handler module

@@ -17,9 +17,11 @@ each request atomically. moto answers in about a millisecond, so nobody waits lo
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import sys
+from collections import Counter
 from typing import Any
 
 from aiohttp import web
@@ -102,12 +104,29 @@ def call_wsgi(app: Any, environ: dict[str, Any]) -> web.Response:
     return response
 
 
-def moto_dynamodb_app() -> web.Application:
+class RequestTap:
+    """What every request passes through before moto sees it: `latency_ms` added (`--ddb-latency-ms`, the round trip
+    a Lambda pays to DynamoDB on AWS; requests wait concurrently, as on a network; change it at any time), and
+    `counts`, the requests seen per operation (`GetItem`, ...) since the start, for the benchmark."""
+
+    def __init__(self, latency_ms: float = 0.0) -> None:
+        self.latency_ms = latency_ms
+        self.counts: Counter[str] = Counter()
+
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def moto_dynamodb_app(tap: RequestTap | None = None) -> web.Application:
     """An aiohttp app handing every request to moto's DynamoDB app, one at a time (see the module docstring)."""
     moto = dynamodb_app()
+    tap = tap or RequestTap()
 
     async def handle(request: web.Request) -> web.Response:
         body = await request.read()
+        tap.counts[request.headers.get("X-Amz-Target", "").rpartition(".")[2] or request.method] += 1
+        if tap.latency_ms > 0:
+            await asyncio.sleep(tap.latency_ms / 1000)
         host, port = request.transport.get_extra_info("sockname")[:2] if request.transport else ("127.0.0.1", 0)
         # Synchronous on purpose: nothing else runs on this loop while moto answers.
         return call_wsgi(moto, wsgi_environ(request, body, (host, port)))

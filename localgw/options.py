@@ -94,6 +94,8 @@ class GatewayOptions:
     dynamodb: bool = True
     """Start moto's DynamoDB server and create the table; tests of the gateway alone turn it off."""
     ddb_port: int = 0
+    ddb_latency_ms: float = 0.0
+    """Added to every DynamoDB request (the round trip a Lambda pays on AWS); `LocalGateway.dynamodb.tap.latency_ms`."""
     upstream: Upstream = "simulated"
     mount_simulator: bool = True
     dev_issuer: bool = True
@@ -106,8 +108,9 @@ class GatewayOptions:
     def __post_init__(self) -> None:
         if not 0.0 <= self.post_429_rate <= 1.0:
             raise ValueError(f"post_429_rate must be between 0 and 1, got {self.post_429_rate}")
-        if self.post_latency_ms < 0:
-            raise ValueError(f"post_latency_ms must not be negative, got {self.post_latency_ms}")
+        for name in ("post_latency_ms", "ddb_latency_ms"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
         if self.workers < 1:
             raise ValueError(f"workers must be at least 1, got {self.workers}")
         if self.upstream not in ("simulated", "bedrock"):
