@@ -1,0 +1,46 @@
+"""Every environment variable the functions read (`RELAY_*`): the one list the functions, the CDK stack and localgw
+all name them from. Standard library only, so the stack imports it without the Lambda package's dependencies.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# Table and connections.
+TABLE_NAME: Final = "RELAY_TABLE_NAME"
+CONNECTIONS_ENDPOINT: Final = "RELAY_CONNECTIONS_ENDPOINT"
+CONNECTION_TTL_SECONDS: Final = "RELAY_CONNECTION_TTL_SECONDS"
+
+# Models and requests.
+MODELS: Final = "RELAY_MODELS"
+"""The model catalogue as JSON (docs/models.md)."""
+MODEL_ID: Final = "RELAY_MODEL_ID"
+"""The single Bedrock model served when `RELAY_MODELS` is not set."""
+MAX_TOKENS_DEFAULT: Final = "RELAY_MAX_TOKENS_DEFAULT"
+MAX_TOKENS_LIMIT: Final = "RELAY_MAX_TOKENS_LIMIT"
+MAX_TEXT_CHARS: Final = "RELAY_MAX_TEXT_CHARS"
+
+# Delivery and the answer's guards.
+COALESCE_MS: Final = "RELAY_COALESCE_MS"
+COALESCE_MAX_CHARS: Final = "RELAY_COALESCE_MAX_CHARS"
+GONE_GRACE_SECONDS: Final = "RELAY_GONE_GRACE_SECONDS"
+TIME_GUARD_MS: Final = "RELAY_TIME_GUARD_MS"
+POST_MAX_ATTEMPTS: Final = "RELAY_POST_MAX_ATTEMPTS"
+CONTROL_POLL_MS: Final = "RELAY_CONTROL_POLL_MS"
+
+# Retention.
+ANSWER_TTL_SECONDS: Final = "RELAY_ANSWER_TTL_SECONDS"
+CONVERSATION_TTL_SECONDS: Final = "RELAY_CONVERSATION_TTL_SECONDS"
+HISTORY_MAX_CHARS: Final = "RELAY_HISTORY_MAX_CHARS"
+
+# Quotas.
+QUOTA_INFLIGHT: Final = "RELAY_QUOTA_INFLIGHT"
+QUOTA_DAILY_OUTPUT_TOKENS: Final = "RELAY_QUOTA_DAILY_OUTPUT_TOKENS"
+
+# The $connect authorizer (lambdas.auth.config says what each means).
+AUTH_ISSUER: Final = "RELAY_AUTH_ISSUER"
+AUTH_AUDIENCE: Final = "RELAY_AUTH_AUDIENCE"
+AUTH_TOKEN_USE: Final = "RELAY_AUTH_TOKEN_USE"
+AUTH_JWKS_URL: Final = "RELAY_AUTH_JWKS_URL"
+AUTH_OIDC_DISCOVERY: Final = "RELAY_AUTH_OIDC_DISCOVERY"
+AUTH_LEEWAY_SECONDS: Final = "RELAY_AUTH_LEEWAY_SECONDS"
