@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import reprlib
 from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
@@ -20,6 +21,8 @@ from lambdas.protocol import REQUEST_ID_PATTERN
 RequestId = Annotated[str, Meta(pattern=REQUEST_ID_PATTERN)]
 ConversationId = Annotated[str, Meta(pattern=REQUEST_ID_PATTERN)]
 MAX_SYSTEM_CHARS = 32_000
+ECHO_CHARS = 100
+"""The most characters of a client's input any reply repeats back (a field name, an action, a value)."""
 
 
 class BadRequestError(ValueError):
@@ -86,11 +89,36 @@ def parse_body(body: str | None) -> dict[str, Any]:
 
 def parse(schema: type[Message], message: dict[str, Any]) -> Message:
     """Validate `message` against an action's schema; BadRequestError names the first offending field."""
-    request_id = message.get("requestId") if isinstance(message.get("requestId"), str) else None
+    request_id = valid_request_id(message.get("requestId"))
     try:
         return msgspec.convert(message, schema, strict=True)
     except msgspec.ValidationError as exc:
         raise _bad_request(str(exc), request_id) from None
+
+
+def valid_request_id(value: Any) -> str | None:
+    """`value` if it is a well-formed requestId, else None: only a valid requestId is ever echoed back."""
+    return value if isinstance(value, str) and re.match(REQUEST_ID_PATTERN, value) else None
+
+
+def clip(text: str, limit: int = ECHO_CHARS) -> str:
+    """`text` made safe to echo: at most `limit` characters (the last an ellipsis when cut), and a lone surrogate
+    written as its escape (`\\ud800`) since it has no UTF-8 form."""
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+_ECHO_REPR = reprlib.Repr()
+_ECHO_REPR.maxlevel = 3
+_ECHO_REPR.maxstring = ECHO_CHARS
+_ECHO_REPR.maxother = ECHO_CHARS
+
+
+def echo(value: Any) -> str:
+    """Any JSON value from a client, written for a message in at most ECHO_CHARS characters: strings as their
+    repr, containers shortened (and never walked deeper than a few levels, however deeply they nest)."""
+    return clip(repr(value) if isinstance(value, str) else _ECHO_REPR.repr(value))
 
 
 def parse_sendtext(message: dict[str, Any]) -> SendText:
@@ -114,14 +142,18 @@ _MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]+)`$", re.
 
 
 def _bad_request(problem: str, request_id: str | None) -> BadRequestError:
+    # msgspec's message repeats the field name, which the client chose: each echo of it is clipped.
     if found := _UNKNOWN.match(problem):
-        field, message = found["field"], f"{found['field']}: unknown field"
+        field = clip(found["field"])
+        message = f"{field}: unknown field"
     elif found := _MISSING.match(problem):
-        field, message = found["field"], f"{found['field']}: required"
+        field = clip(found["field"])
+        message = f"{field}: required"
     elif found := _AT_FIELD.match(problem):
-        field, message = found["field"], f"{found['field']}: {_lower_first(found['problem'])}"
+        field = clip(found["field"])
+        message = f"{field}: {clip(_lower_first(found['problem']), 4 * ECHO_CHARS)}"
     else:
-        field, message = None, _lower_first(problem)
+        field, message = None, clip(_lower_first(problem), 4 * ECHO_CHARS)
     # A requestId that failed validation must not be echoed back as if it were accepted.
     echo = None if field == "requestId" else request_id
     return BadRequestError(message, field, echo)

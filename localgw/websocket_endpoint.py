@@ -235,7 +235,7 @@ class WebSocketEndpoint:
         route_key = select_route(body, self._functions.keys(), self._selection)
         if route_key is None:
             connection.send(error_frame("Forbidden", connection.connection_id, request_id), force=True)
-            self._console.unrouted(connection.connection_id, selection_value(body, self._selection))
+            self._console.unrouted(connection.connection_id, _clipped(selection_value(body, self._selection)))
             return
         event = message_event(
             api,
@@ -300,6 +300,11 @@ def _connect_answer(result: Any) -> tuple[int, str | None, str]:
     protocol = next((str(v) for k, v in headers.items() if k.lower() == "sec-websocket-protocol"), None)
     body = result.get("body")
     return status, protocol, body if isinstance(body, str) else ""
+
+
+def _clipped(selection: str | None, limit: int = 100) -> str | None:
+    """A client's route selection value for the console: up to 128 KB of it otherwise."""
+    return selection if selection is None or len(selection) <= limit else selection[: limit - 1] + "…"
 
 
 def _json_response(status: int, message: str) -> web.Response:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -11,7 +10,7 @@ from lambdas import protocol
 from lambdas.delivery.reply import reply
 from lambdas.observability import logger
 from lambdas.protocol import ErrorCode
-from lambdas.requests import BadRequestError, parse_body
+from lambdas.requests import BadRequestError, echo, parse_body, valid_request_id
 from lambdas.routes import ACTIONS
 
 
@@ -27,14 +26,12 @@ def error_for(body: str | None) -> dict[str, Any]:
     if "action" not in message:
         text = f'the message has no "action"; valid actions: {valid}'
     else:
-        text = f"unknown action {message['action']!r}; valid actions: {valid}"
-    request_id = message.get("requestId")
-    if not (isinstance(request_id, str) and re.match(protocol.REQUEST_ID_PATTERN, request_id)):
-        request_id = None
+        # The action is the client's, of any size or depth: echo() shows at most ECHO_CHARS of it.
+        text = f"unknown action {echo(message['action'])}; valid actions: {valid}"
     return protocol.error_frame(
         ErrorCode.UNKNOWN_ACTION,
         text,
-        request_id=request_id,
+        request_id=valid_request_id(message.get("requestId")),
         actions=list(ACTIONS),
     )
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from lambdas.requests import (
+    ECHO_CHARS,
     BadRequestError,
     Cancel,
     Conversations,
     History,
     Resume,
     SendText,
+    echo,
     parse,
     parse_body,
     parse_sendtext,
@@ -129,3 +133,36 @@ def test_parsed_messages_are_immutable():
     request = parse(Cancel, {"action": "cancel", "requestId": "r1"})
     with pytest.raises(AttributeError):
         request.requestId = "r2"  # type: ignore[misc]
+
+
+# Issue 13: hostile input. Echoes are bounded, deep nesting and lone surrogates are bad requests.
+
+
+def test_a_huge_unknown_field_is_named_clipped_with_an_ellipsis():
+    error = refusal(SendText, {"action": "sendtext", "text": "hi", "f" * 30_000: 1})
+    assert error.field == "f" * (ECHO_CHARS - 1) + "…"
+    assert str(error) == f"{error.field}: unknown field"
+
+
+def test_an_invalid_request_id_is_never_echoed_even_when_another_field_is_wrong():
+    error = refusal(Cancel, {"action": "cancel", "x": 1, "requestId": "r" * 100_000})
+    assert (error.field, error.request_id) == ("x", None)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("a" * 10_000, "'" + "a" * 98 + "…"),
+        ([1] * 10_000, None),
+        ({"k" * 10_000: 1}, None),
+        (json.loads("[" * 900 + "]" * 900), "[[[[...]]]]"),
+        ("bad \ud800", "'bad \\ud800'"),
+    ],
+    ids=["long-string", "long-list", "long-key", "deep", "lone-surrogate"],
+)
+def test_echo_shows_any_value_in_at_most_echo_chars(value, shown):
+    echoed = echo(value)
+    assert len(echoed) <= ECHO_CHARS
+    echoed.encode("utf-8")  # always sendable
+    if shown is not None:
+        assert echoed == shown
