@@ -80,6 +80,9 @@ def parse_body(body: str | None) -> dict[str, Any]:
     """The message as a JSON object, or BadRequestError."""
     try:
         value = json.loads(body or "")
+    except RecursionError:
+        # ~1,000 levels of [[[…]]] fit in 2 KB; no message of ours nests more than one level.
+        raise BadRequestError("the message nests too deeply to be read") from None
     except ValueError as exc:
         raise BadRequestError("the message is not valid JSON") from exc
     if not isinstance(value, dict):
@@ -94,6 +97,8 @@ def parse(schema: type[Message], message: dict[str, Any]) -> Message:
         return msgspec.convert(message, schema, strict=True)
     except msgspec.ValidationError as exc:
         raise _bad_request(str(exc), request_id) from None
+    except RecursionError:
+        raise BadRequestError("the message nests too deeply to be read", None, request_id) from None
 
 
 def valid_request_id(value: Any) -> str | None:

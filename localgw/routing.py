@@ -20,10 +20,13 @@ def selection_path(expression: str) -> tuple[str, ...]:
 
 def selection_value(body: str, path: tuple[str, ...]) -> str | None:
     """The stringified value at `path` in a JSON-object body; None for a non-JSON body, a non-object, a missing key
-    or a null. Non-string values are stringified the way JSON writes them (`123` selects route `"123"`)."""
+    or a null. Non-string values are stringified the way JSON writes them (`123` selects route `"123"`).
+
+    A body nested too deeply to evaluate (1,000 levels of `[` fit in 2 KB) is None too, so it goes to `$default`
+    as on API Gateway, instead of a RecursionError ending the connection."""
     try:
         node: Any = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     for key in path:
         if not isinstance(node, dict) or key not in node:
@@ -33,7 +36,10 @@ def selection_value(body: str, path: tuple[str, ...]) -> str | None:
         return None
     if isinstance(node, str):
         return node
-    return json.dumps(node, separators=(",", ":"))
+    try:
+        return json.dumps(node, separators=(",", ":"))
+    except RecursionError:
+        return None
 
 
 def select_route(body: str, route_keys: Collection[str], path: tuple[str, ...]) -> str | None:

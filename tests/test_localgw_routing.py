@@ -129,3 +129,33 @@ def test_return_value_is_not_sent_to_the_client(gateway_for, ws_connect, recorde
     recorder.wait_for("$default", 2)
     with pytest.raises(TimeoutError):
         ws.recv(timeout=0.3)
+
+
+# Issue 13: a body nested too deeply to evaluate goes to $default (as on API Gateway), never a dropped connection.
+
+DEEP = {
+    "array-1000": "[" * 1_000 + "]" * 1_000,
+    "action-1000": '{"action":' + "[" * 1_000 + "]" * 1_000 + "}",
+    "sibling-1000": '{"action":"sendtext","x":' + "[" * 1_000 + "]" * 1_000 + "}",
+    "unclosed-100000": "[" * 100_000,
+}
+
+
+@pytest.mark.parametrize("body", DEEP.values(), ids=DEEP.keys())
+def test_a_body_too_deep_to_evaluate_selects_default(body: str) -> None:
+    assert select_route(body, KEYS, ACTION) == "$default"
+
+
+def test_a_deep_message_reaches_default_and_the_connection_stays_open(
+    gateway_for, ws_connect, recorder: Recorder
+) -> None:
+    handle = gateway_for({"$default": recorder.handler(), "sendtext": recorder.handler()})
+    ws = ws_connect(handle.ws_url)
+    deep = '{"action":"sendtext","x":' + "[" * 60_000 + "]" * 60_000 + "}"  # 120 KB, in 30,000-character fragments
+
+    ws.send("[" * 1_000 + "]" * 1_000)
+    ws.send([deep[at : at + 30_000] for at in range(0, len(deep), 30_000)])
+    ws.send('{"action": "sendtext"}')
+
+    assert [len(e["body"]) for e in recorder.wait_for("$default", 2)] == [2_000, len(deep)]
+    assert recorder.wait_for("sendtext")[0]["body"] == '{"action": "sendtext"}'

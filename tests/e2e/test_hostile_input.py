@@ -103,3 +103,31 @@ def test_many_huge_messages_in_a_row_leave_the_socket_working(connect):
     for message in HUGE_ECHOES.values():
         reply_to(ws, message)
     assert ask(ws, "still here [[sim tokens=5 rate=5000 ttft=0]]")[-1]["type"] == "done"
+
+
+# Item 4: deep nesting is a bad request, never a dropped connection.
+DEEP = {
+    "bare-array-1000": nested(1_000),
+    "bare-array-60000": nested(60_000),  # 120 KB, fragmented
+    "action-1000": '{"action":' + nested(1_000) + "}",
+    "action-object-1000": '{"action":' + '{"a":' * 1_000 + "1" + "}" * 1_000 + "}",
+    "unknown-field-1000": '{"action":"sendtext","text":"hi","x":' + nested(1_000) + "}",
+    "text-1000": '{"action":"sendtext","text":' + nested(1_000) + "}",
+    "cancel-field-1000": '{"action":"cancel","requestId":"r1","x":' + nested(1_000) + "}",
+    "unknown-field-60000": '{"action":"sendtext","text":"hi","x":' + nested(60_000) + "}",
+    "unclosed-100000": "[" * 100_000,  # 100,000 levels within the 128 KB message quota
+}
+
+
+@pytest.mark.parametrize("message", DEEP.values(), ids=DEEP.keys())
+def test_deep_nesting_is_a_bad_request_and_the_socket_stays_open(connect, message):
+    ws = connect()
+    frame = reply_to(ws, message)
+    assert (frame["type"], frame["code"], frame["retryable"]) == ("error", "bad_request", False)
+    assert_still_usable(ws)
+
+
+def test_nesting_a_relay_can_parse_still_gets_its_usual_answer(connect):
+    ws = connect()
+    frame = reply_to(ws, '{"action":"sendtext","text":"hi","x":' + nested(100) + "}")
+    assert (frame["code"], frame["field"]) == ("bad_request", "x")

@@ -166,3 +166,11 @@ def test_echo_shows_any_value_in_at_most_echo_chars(value, shown):
     echoed.encode("utf-8")  # always sendable
     if shown is not None:
         assert echoed == shown
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+def test_deep_nesting_is_a_bad_request_not_a_recursion_error(depth):
+    for body in ("[" * depth + "]" * depth, '{"action":"sendtext","x":' + "[" * depth + "]" * depth + "}"):
+        with pytest.raises(BadRequestError, match="nests too deeply") as caught:
+            parse_body(body)
+        assert caught.value.field is None
