@@ -93,6 +93,7 @@ def parse_body(body: str | None) -> dict[str, Any]:
 def parse(schema: type[Message], message: dict[str, Any]) -> Message:
     """Validate `message` against an action's schema; BadRequestError names the first offending field."""
     request_id = valid_request_id(message.get("requestId"))
+    _refuse_invalid_unicode(message, request_id)
     try:
         return msgspec.convert(message, schema, strict=True)
     except msgspec.ValidationError as exc:
@@ -124,6 +125,25 @@ def echo(value: Any) -> str:
     """Any JSON value from a client, written for a message in at most ECHO_CHARS characters: strings as their
     repr, containers shortened (and never walked deeper than a few levels, however deeply they nest)."""
     return clip(repr(value) if isinstance(value, str) else _ECHO_REPR.repr(value))
+
+
+def _refuse_invalid_unicode(message: dict[str, Any], request_id: str | None) -> None:
+    """A JSON escape can carry a lone surrogate (`"\\ud800"`), which no UTF-8 text can hold: storing or sending it
+    fails later. It is the client's mistake, so it is refused here as bad_request naming the field."""
+    for name, value in message.items():
+        if not _is_unicode(name):
+            raise BadRequestError(f"{clip(name)}: a field name must be valid Unicode", clip(name), request_id)
+        if isinstance(value, str) and not _is_unicode(value):
+            problem = "not valid Unicode (a lone UTF-16 surrogate such as \\ud800 has no character)"
+            raise BadRequestError(f"{clip(name)}: {problem}", clip(name), request_id)
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_sendtext(message: dict[str, Any]) -> SendText:

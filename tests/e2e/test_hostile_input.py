@@ -131,3 +131,49 @@ def test_nesting_a_relay_can_parse_still_gets_its_usual_answer(connect):
     ws = connect()
     frame = reply_to(ws, '{"action":"sendtext","text":"hi","x":' + nested(100) + "}")
     assert (frame["code"], frame["field"]) == ("bad_request", "x")
+
+
+# Item 5: text that is not valid Unicode is the client's mistake, named, not a retryable internal error.
+SURROGATES = {
+    "text": {"action": "sendtext", "text": "bad \ud800 x"},
+    "text-low-surrogate": {"action": "sendtext", "text": "bad \udc00 x"},
+    "system": {"action": "sendtext", "text": "hi", "system": "be \udfff brief"},
+    "model": {"action": "sendtext", "text": "hi", "model": "claude\ud800"},
+    "requestId": {"action": "sendtext", "text": "hi", "requestId": "r\ud800"},
+    "conversationId": {"action": "sendtext", "text": "hi", "conversationId": "c\ud800"},
+    "cancel-requestId": {"action": "cancel", "requestId": "\ud800"},
+    "history-conversationId": {"action": "history", "conversationId": "\udbff"},
+    "conversations-cursor": {"action": "conversations", "cursor": "\ud800"},
+}
+
+
+@pytest.mark.parametrize("message", SURROGATES.values(), ids=SURROGATES.keys())
+def test_a_lone_surrogate_is_a_bad_request_naming_the_field(connect, message):
+    field = next(name for name, value in message.items() if name != "action" and not _is_unicode(value))
+    ws = connect()
+    frame = reply_to(ws, json.dumps(message))  # json.dumps writes the surrogate as a \\uXXXX escape
+    assert (frame["type"], frame["code"], frame["retryable"]) == ("error", "bad_request", False)
+    assert frame["field"] == field
+    assert frame["message"].startswith(f"{field}: ")
+    assert_still_usable(ws)
+
+
+def test_a_lone_surrogate_in_a_field_name_is_a_bad_request(connect):
+    ws = connect()
+    frame = reply_to(ws, json.dumps({"action": "sendtext", "text": "hi", "x\ud800": 1}))
+    assert (frame["code"], frame["retryable"]) == ("bad_request", False)
+    assert frame["field"] == "x\\ud800"  # shown as its escape: a lone surrogate has no UTF-8 form
+
+
+def test_a_surrogate_pair_is_ordinary_text(connect):
+    ws = connect()
+    frames = ask(ws, "emoji 😀 [[sim tokens=5 rate=5000 ttft=0]]")
+    assert frames[-1]["type"] == "done"
+
+
+def _is_unicode(value: Any) -> bool:
+    try:
+        str(value).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

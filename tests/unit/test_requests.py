@@ -174,3 +174,27 @@ def test_deep_nesting_is_a_bad_request_not_a_recursion_error(depth):
         with pytest.raises(BadRequestError, match="nests too deeply") as caught:
             parse_body(body)
         assert caught.value.field is None
+
+
+@pytest.mark.parametrize(
+    ("schema", "message", "field"),
+    [
+        (SendText, {"action": "sendtext", "text": "bad \ud800 x"}, "text"),
+        (SendText, {"action": "sendtext", "text": "hi", "system": "\udfff"}, "system"),
+        (SendText, {"action": "sendtext", "text": "hi", "model": "m\ud800"}, "model"),
+        (SendText, {"action": "sendtext", "text": "hi", "conversationId": "\ud800"}, "conversationId"),
+        (Cancel, {"action": "cancel", "requestId": "\ud800"}, "requestId"),
+        (Conversations, {"action": "conversations", "cursor": "\udc00"}, "cursor"),
+        (SendText, {"action": "sendtext", "text": "hi", "x\ud800": 1}, "x\\ud800"),
+    ],
+    ids=["text", "system", "model", "conversationId", "requestId", "cursor", "field-name"],
+)
+def test_a_lone_surrogate_is_a_bad_request_naming_the_field(schema, message, field):
+    error = refusal(schema, json.loads(json.dumps(message)))  # as a client sends it: a \\uXXXX escape
+    assert error.field == field
+    assert str(error).startswith(f"{field}: ")
+    str(error).encode("utf-8")
+
+
+def test_a_surrogate_pair_is_one_character_and_accepted():
+    assert parse(SendText, json.loads('{"action": "sendtext", "text": "\\ud83d\\ude00"}')).text == "😀"
