@@ -30,7 +30,7 @@ from localgw.models import banner_line, served_catalogue
 from localgw.mounts import mount_dev_issuer, mount_simulator, mount_web
 from localgw.options import GatewayOptions
 from localgw.stats import GatewayStats
-from localgw.websocket_endpoint import WebSocketEndpoint
+from localgw.websocket_endpoint import HTTP_LIMITS, WebSocketEndpoint
 from stacks.config import RelayConfig, load_config
 
 SHUTDOWN_GRACE_SECONDS = 5.0
@@ -140,7 +140,8 @@ class LocalGateway:
             self.dev_issuer.base_url = self.url  # the issuer (and its JWKS URL) is this gateway
             self._apply_environment(self.dev_issuer.env())
         problems = self._import_problems()
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # HTTP_LIMITS: a token the verifier accepts must reach the authorizer (issue 13, 8a).
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, **HTTP_LIMITS)
         await self._runner.setup()
         await web.SockSite(self._runner, sock).start()
         self.console.banner(self._banner(problems))

@@ -36,6 +36,15 @@ log = logging.getLogger("localgw")
 
 CLOSE_HANDSHAKE_SECONDS = 5.0
 
+MAX_UPGRADE_LINE_BYTES = 20 * 1024
+"""The longest request line (path and query string) and header field an upgrade request may have. aiohttp's own
+default, 8,190 bytes, answered a bare 400 to tokens the verifier accepts (lambdas.auth.verifier.MAX_TOKEN_CHARS,
+16 KB); this leaves room for such a token in `?token=` or `Authorization: Bearer` so that the authorizer, not the
+HTTP parser, decides. (API Gateway's quotas name a 4,096-character WebSocket URL; whether that counts the query
+string is unverified, so localgw does not enforce it: docs/security.md.)"""
+HTTP_LIMITS = {"max_line_size": MAX_UPGRADE_LINE_BYTES, "max_field_size": MAX_UPGRADE_LINE_BYTES}
+"""Keyword arguments for the aiohttp server (`web.AppRunner`) that serves the WebSocket endpoint."""
+
 
 class WebSocketEndpoint:
     def __init__(

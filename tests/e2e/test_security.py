@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from websockets.exceptions import InvalidStatus
 
+from lambdas.auth.verifier import MAX_TOKEN_CHARS
 from tests.e2e.client import ask, recv, send
 
 
@@ -72,3 +73,34 @@ def test_another_user_is_not_limited_by_a_busy_user(connect):
         list(pool.map(lambda ws: recv(ws), busy))
     time.sleep(0.1)
     assert ask(connect("calm-user"), "my turn [[sim tokens=5 rate=5000 ttft=0]]")[-1]["type"] == "done"
+
+
+# Issue 13, item 8a: a token the verifier allows (up to MAX_TOKEN_CHARS) reaches the authorizer; no 400 from aiohttp.
+
+
+def padded_token(relay_gateway, size: int) -> str:
+    """A dev-issuer token of about `size` characters (a filler claim; the signature still covers it)."""
+    token = relay_gateway.dev_issuer.mint("big-token-user", filler="")
+    filler = "x" * ((size - len(token)) * 3 // 4)
+    token = relay_gateway.dev_issuer.mint("big-token-user", filler=filler)
+    assert size - 8 <= len(token) <= size + 8
+    return token
+
+
+def test_a_12_kb_token_in_the_query_string_connects(relay_gateway, ws_connect):
+    token = padded_token(relay_gateway, 12 * 1024)
+    ws = ws_connect(relay_gateway.ws_url, query=f"token={token}")
+    assert ask(ws, "hi [[sim tokens=5 rate=5000 ttft=0]]")[-1]["type"] == "done"
+
+
+def test_a_12_kb_bearer_token_connects(relay_gateway, ws_connect):
+    token = padded_token(relay_gateway, 12 * 1024)
+    ws = ws_connect(relay_gateway.ws_url, headers={"Authorization": f"Bearer {token}"})
+    assert ask(ws, "hi [[sim tokens=5 rate=5000 ttft=0]]")[-1]["type"] == "done"
+
+
+def test_a_token_over_the_verifiers_limit_is_refused_by_the_authorizer(relay_gateway, ws_connect):
+    token = padded_token(relay_gateway, MAX_TOKEN_CHARS + 100)
+    with pytest.raises(InvalidStatus) as refused:
+        ws_connect(relay_gateway.ws_url, query=f"token={token}")
+    assert refused.value.response.status_code == 403  # the authorizer's Deny, not aiohttp's 400
