@@ -1,10 +1,10 @@
 """What one benchmark run measures: the grid of (model rate, @connections latency) cells, the variants compared in
-each cell, the concurrency wave and the cold-init sample sizes. `full_plan()` is `make bench`; `quick_plan()` is
-the smoke test's and CI's (tiny sizes, same code paths)."""
+each cell, the concurrency wave, the first-token runs and the cold-init sample sizes. `full_plan()` is `make bench`;
+`quick_plan()` is the smoke test's and CI's (tiny sizes, same code paths)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from lambdas import config as relay_config
@@ -77,12 +77,21 @@ class Concurrency:
 
 
 @dataclass(frozen=True, slots=True)
+class FirstToken:
+    repeat: int
+    """Answers per DynamoDB latency; the latencies take turns, so drift on a shared machine hits each alike."""
+    ddb_latencies_ms: tuple[float, ...] = (0.0, 20.0)
+    """Added to every DynamoDB request (localgw's request tap): the difference tells the sequential round trips."""
+
+
+@dataclass(frozen=True, slots=True)
 class BenchPlan:
     cells: tuple[Cell, ...]
     tokens: int
     ttft_ms: float
     repeat: int
     concurrency: Concurrency | None
+    first_token: FirstToken | None
     cold_init_runs: int
     """Fresh interpreters per side (ours, bare); the median is compared."""
     answer_timeout_s: float
@@ -90,7 +99,6 @@ class BenchPlan:
     """The baseline runs min(repeat, this) times: its numbers are set by L × ~500 synchronous posts and barely move
     between repeats, and one baseline answer at L=50 ms costs ~27 s of the time budget."""
     quick: bool = False
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
     def with_repeat(self, repeat: int) -> BenchPlan:
         if repeat < 1:
@@ -122,6 +130,7 @@ def full_plan() -> BenchPlan:
         ttft_ms=400,
         repeat=3,
         concurrency=Concurrency(clients=200, tokens=300, rate=60, latency_ms=20),
+        first_token=FirstToken(repeat=15),
         cold_init_runs=7,
         answer_timeout_s=120,
     )
@@ -135,7 +144,13 @@ def quick_plan() -> BenchPlan:
         ttft_ms=50,
         repeat=1,
         concurrency=Concurrency(clients=8, tokens=40, rate=400, latency_ms=5, ttft_ms=50, waves=1, answer_timeout_s=30),
+        first_token=FirstToken(repeat=3),
         cold_init_runs=1,
         answer_timeout_s=30,
         quick=True,
     )
+
+
+def first_token_only(plan: BenchPlan) -> BenchPlan:
+    """The same plan with nothing but its first-token runs (`python -m bench --first-token-only`)."""
+    return replace(plan, cells=(), concurrency=None, cold_init_runs=0)

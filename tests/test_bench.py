@@ -15,20 +15,29 @@ from pathlib import Path
 import pytest
 
 from bench import report
-from bench.answers import Answer, Received, decode, is_terminal
-from bench.grid import GridRun
-from bench.metrics import (
+from bench.measure import (
+    Answer,
+    Checked,
     ChunkEmit,
+    FirstTokenRun,
+    Received,
     RunMetrics,
     SimRecord,
+    Tradeoff,
     chunk_lags,
+    curve_frames,
+    decode,
     even_text_lag_bound_ms,
+    is_terminal,
     lag_bound_ms,
     measure,
     percentile,
+    summarize,
+    summarize_first_token,
+    tradeoffs,
 )
 from bench.plan import BASELINE, ENGINE, Cell, engine_with_window
-from bench.summary import Tradeoff, curve_frames, summarize, tradeoffs
+from bench.run import GridRun
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -108,15 +117,7 @@ def test_baseline_frames_are_json_strings_then_done() -> None:
 
 
 def test_measure_combines_client_and_simulator_times() -> None:
-    record = SimRecord(
-        "sim-1",
-        "hi",
-        started_at=10.0,
-        ended_at=10.3,
-        outcome="completed",
-        chunks_planned=2,
-        emits=emits(2, 3, start=10.1),
-    )
+    record = SimRecord("hi", started_at=10.0, outcome="completed", emits=emits(2, 3, start=10.1))
     frames = [
         Received(10.00, relay_frame(0, "start")),
         Received(10.12, relay_frame(1, "delta", text="ab")),
@@ -204,7 +205,7 @@ def grid_run(cell: Cell, variant: object, repeat: int, frames: int, chunks: list
         simulator_drift_ms=1.0,
         chunk_times_s=tuple(chunks),
     )
-    return GridRun(cell, variant, repeat, 0, Answer(sent_at=0.0), metrics, True)  # type: ignore[arg-type]
+    return GridRun(cell, variant, repeat, 0, Checked(Answer(sent_at=0.0), metrics, True, []))  # type: ignore[arg-type]
 
 
 def hand_made_sweep(baseline_frames: int = 102) -> Tradeoff:
@@ -271,6 +272,47 @@ def test_curve_frames_spread_on_a_log_scale_without_repeats() -> None:
     assert curve_frames(7, 7) == [7]
 
 
+def first_token_run(latency: float, start: float, delta: float, **requests: int) -> FirstTokenRun:
+    return FirstTokenRun(latency, start, delta, requests)
+
+
+def test_first_token_summary_takes_medians_and_counts_control_polls_apart() -> None:
+    # GIVEN three answers per DynamoDB latency, one of them overlapping a cancel/resume poll
+    runs = [
+        first_token_run(0, 10, 20, PutItem=3, GetItem=1),
+        first_token_run(20, 60, 70, PutItem=3, GetItem=1),
+        first_token_run(0, 12, 24, PutItem=3, GetItem=1, BatchGetItem=1),
+        first_token_run(20, 66, 79, PutItem=3, GetItem=1),
+        first_token_run(0, 11, 22, PutItem=4, GetItem=1),
+        first_token_run(20, 62, 75, PutItem=4, GetItem=1, BatchGetItem=2),
+    ]
+
+    summary = summarize_first_token(runs, {}, 1.0)
+
+    # THEN each latency gets the medians of its own answers
+    low, high = summary.rows
+    assert (low.ddb_latency_ms, low.runs, low.start_ms, low.first_delta_ms) == (0, 3, 11, 22)
+    assert (high.start_ms, high.first_delta_ms) == (62, 75)
+    # the polls stay out of the answer's requests, and each operation gets its own median
+    assert low.requests == 4 and low.by_operation == {"GetItem": 1, "PutItem": 3}
+    assert (low.control_polls, high.control_polls) == (0, 0)
+    # 0 → 20 ms adds 53 ms to the first delta: 2.65 sequential round trips, over the 45 ms goal; 4 requests ≤ 7
+    assert summary.added_ms == pytest.approx(53)
+    assert summary.round_trips == pytest.approx(2.65)
+    assert summary.checks() == {"dynamodb_requests_per_answer": True, "first_delta_added_by_ddb_latency": False}
+    table = report.first_token_table(summary)
+    assert "22.0 (23.4)" in table and "75.0 (152.7)" in table and "4 ✓ (11): GetItem 1, PutItem 3" in table
+    assert "adds 53.0 ms to the first delta (≈ 2.6 sequential round trips) ✗" in report.first_token_verdict(summary)[0]
+
+
+def test_first_token_summary_without_both_latencies_judges_requests_only() -> None:
+    summary = summarize_first_token([first_token_run(0, 10, 20, PutItem=5, UpdateItem=3)], {"BatchGetItem": 1}, 1.0)
+
+    assert summary.added_ms is None
+    assert summary.checks() == {"dynamodb_requests_per_answer": False}
+    assert "in 1 s with no answer: BatchGetItem 1" in report.first_token_verdict(summary)[-1]
+
+
 @pytest.mark.slow
 def test_quick_benchmark_delivers_every_answer_and_writes_its_files(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
@@ -302,4 +344,8 @@ def test_quick_benchmark_delivers_every_answer_and_writes_its_files(tmp_path: Pa
     assert wave["answers_correct"] == wave["clients"] == results["concurrency"]["clients"]
     assert results["gateway"]["crashed_invocations"] == {}
     assert results["cold_init"]["ours_ms"] and results["cold_init"]["bare_ms"]
+    first_token = results["first_token"]
+    assert [row["ddb_latency_ms"] for row in first_token["rows"]] == [0, 20]
+    assert all(row["dynamodb_requests_per_answer_median"] > 0 for row in first_token["rows"])
+    assert first_token["before"]["commit"] == "ca54855"
     assert (tmp_path / "results.png").read_bytes().startswith(b"\x89PNG")
