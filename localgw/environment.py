@@ -1,6 +1,6 @@
 """The environment the handlers run with: exactly the deployed functions' environment (RelayConfig), plus the
 botocore endpoint variables that point their unchanged boto3 clients at local services, and with the simulated
-upstream a model catalogue that tries every provider on it (localgw/models.py).
+upstream a model catalogue that tries every provider on it (localgw/local_catalogue.py).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import sys
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from lambdas import config as relay_env
-from localgw.models import catalogue_environment
+from lambdas import env_vars
+from localgw.local_catalogue import catalogue_environment
 from localgw.options import DEFAULT_REGION, GatewayOptions
 from stacks.config import RelayConfig
 
@@ -35,7 +35,7 @@ def handler_environment(
 ) -> dict[str, str]:
     """The variables to set (pure: `current` is the environment they will be merged into)."""
     env = config.function_environment(table_name)
-    env[relay_env.ENV_CONNECTIONS_ENDPOINT] = f"{gateway_url}/{stage}"
+    env[env_vars.CONNECTIONS_ENDPOINT] = f"{gateway_url}/{stage}"
     # Quiet by default: Powertools' JSON logs only from WARNING up, and no EMF metric blobs on the terminal.
     env["POWERTOOLS_LOG_LEVEL"] = options.handler_log_level
     env["POWERTOOLS_METRICS_DISABLED"] = "true"
@@ -51,7 +51,7 @@ def handler_environment(
         # never replaced, and with `--upstream bedrock` nothing is added: real Bedrock needs the user's own.
         if not current.get("AWS_ACCESS_KEY_ID"):
             env.update(DUMMY_CREDENTIALS)
-    # A model alias per provider and format, all served by the simulator (localgw/models.py); nothing when the
+    # A model alias per provider and format, all served by the simulator (localgw/local_catalogue.py); nothing when the
     # deployed catalogue applies (real Bedrock, or the user's own `models`).
     env.update(catalogue_environment(config, upstream=options.upstream, gateway_url=gateway_url, current=current))
     env["NO_PROXY"] = _no_proxy(current.get("NO_PROXY") or current.get("no_proxy") or "", gateway_url, dynamodb_url)

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from lambdas.models import Catalogue
+from lambdas.catalogue import Catalogue
 from localgw import close_codes
 from localgw.authorization import validate_identity_sources
 from localgw.connections import Connection, ConnectionRegistry
@@ -26,7 +26,7 @@ from localgw.faults import PostFaults
 from localgw.functions import authorizer_function, route_functions
 from localgw.ids import new_api_id
 from localgw.invoker import Invoker
-from localgw.models import banner_line, served_catalogue
+from localgw.local_catalogue import banner_line, served_catalogue
 from localgw.mounts import mount_dev_issuer, mount_simulator, mount_web
 from localgw.options import GatewayOptions
 from localgw.stats import GatewayStats

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from lambdas import config as env
-from lambdas.models import ENV_MODELS, Catalogue, CatalogueError, iam_targets, parse_catalogue, single_model_catalogue
-from lambdas.models import to_env_value as models_env_value
-from stacks.catalogue_access import catalogue_grants
+from lambdas import env_vars
+from lambdas.catalogue import Catalogue, CatalogueError, load_catalogue, to_env_value
+from lambdas.config import DEFAULT_CONNECTION_TTL_SECONDS, TUNABLES, TUNING_DEFAULTS
+from stacks.model_grants import catalogue_grants, targets
 
 CDK_JSON = Path(__file__).resolve().parents[1] / "cdk.json"
 
@@ -37,10 +37,7 @@ _DOMAIN_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)
 # CloudFront takes viewer certificates from ACM in us-east-1 only, whatever the stack's region.
 _CLOUDFRONT_CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[A-Za-z0-9-]+$")
 
-# The functions' variable names, repeated here because the modules that own them import boto3 (lambdas.quotas) or
-# PyJWT (lambdas.auth); tests/stack/test_stack_config.py pins them to the originals.
-ENV_QUOTA_INFLIGHT = "RELAY_QUOTA_INFLIGHT"
-ENV_QUOTA_DAILY_OUTPUT_TOKENS = "RELAY_QUOTA_DAILY_OUTPUT_TOKENS"
+# lambdas.auth.config's limit, repeated because that package imports PyJWT; tests/stack/test_stack_config.py pins it.
 MAX_AUTH_LEEWAY_SECONDS = 600
 # The only values CloudWatch Logs accepts for a log group's retention.
 # fmt: off
@@ -71,7 +68,7 @@ class RelayConfig:
     function_timeout_seconds: int = 10
     log_level: str = "INFO"
     log_retention_days: int = 30
-    connection_ttl_seconds: int = env.DEFAULT_CONNECTION_TTL_SECONDS
+    connection_ttl_seconds: int = DEFAULT_CONNECTION_TTL_SECONDS
     removal_policy: str = "retain"
     """What `cdk destroy` does to the table and log groups: `retain` keeps data, `destroy` deletes it."""
     api_gateway_cloudwatch_role: bool = True
@@ -81,20 +78,20 @@ class RelayConfig:
     skip_bundling: bool = False
     """Synthesize without building the Lambda asset (template checks only; never deploy such an assembly)."""
     models: str | None = None
-    """The model catalogue as JSON text (docs/models.md); None = the single `model_id`, as before catalogues."""
+    """The model catalogue as JSON text (docs/models.md); None = the single `model_id` served as Anthropic Messages."""
     api_key_kms_key_id: str = ""
     """Customer-managed KMS key (id or ARN) of the catalogue's API key secrets/parameters; empty = AWS-managed keys."""
     # The functions' tuning (lambdas.config.TUNABLES: one table for the defaults, ranges and variables).
-    max_text_chars: int = int(env.TUNING_DEFAULTS["max_text_chars"])
-    coalesce_ms: int = int(env.TUNING_DEFAULTS["coalesce_ms"])
-    coalesce_max_chars: int = int(env.TUNING_DEFAULTS["coalesce_max_chars"])
-    post_max_attempts: int = int(env.TUNING_DEFAULTS["post_max_attempts"])
-    gone_grace_seconds: float = float(env.TUNING_DEFAULTS["gone_grace_seconds"])
-    time_guard_ms: int = int(env.TUNING_DEFAULTS["time_guard_ms"])
-    control_poll_ms: int = int(env.TUNING_DEFAULTS["control_poll_ms"])
-    answer_ttl_seconds: int = int(env.TUNING_DEFAULTS["answer_ttl_seconds"])
-    conversation_ttl_seconds: int = int(env.TUNING_DEFAULTS["conversation_ttl_seconds"])
-    history_max_chars: int = int(env.TUNING_DEFAULTS["history_max_chars"])
+    max_text_chars: int = int(TUNING_DEFAULTS["max_text_chars"])
+    coalesce_ms: int = int(TUNING_DEFAULTS["coalesce_ms"])
+    coalesce_max_chars: int = int(TUNING_DEFAULTS["coalesce_max_chars"])
+    post_max_attempts: int = int(TUNING_DEFAULTS["post_max_attempts"])
+    gone_grace_seconds: float = float(TUNING_DEFAULTS["gone_grace_seconds"])
+    time_guard_ms: int = int(TUNING_DEFAULTS["time_guard_ms"])
+    control_poll_ms: int = int(TUNING_DEFAULTS["control_poll_ms"])
+    answer_ttl_seconds: int = int(TUNING_DEFAULTS["answer_ttl_seconds"])
+    conversation_ttl_seconds: int = int(TUNING_DEFAULTS["conversation_ttl_seconds"])
+    history_max_chars: int = int(TUNING_DEFAULTS["history_max_chars"])
     quota_inflight: int = 2
     """Answers one user may have running at once (0 = unlimited)."""
     quota_daily_output_tokens: int = 200_000
@@ -143,14 +140,9 @@ class RelayConfig:
         return not self.auth_issuer
 
     def catalogue(self) -> Catalogue:
-        """The models the relay serves: `models` when set, else the single `model_id` (raises CatalogueError)."""
-        if self.models is None or not self.models.strip():
-            return single_model_catalogue(self.model_id)
-        try:
-            data = json.loads(self.models)
-        except ValueError as exc:
-            raise CatalogueError(f"not valid JSON ({exc})") from exc
-        return parse_catalogue(data)
+        """The models the relay serves: `models` when set, else the single `model_id` (raises CatalogueError). The
+        functions load the same catalogue from the environment the stack gives them."""
+        return load_catalogue({env_vars.MODELS: self.models or "", env_vars.MODEL_ID: self.model_id})
 
     def validate(self) -> None:
         if not _NAME.match(self.stack_name):
@@ -187,7 +179,7 @@ class RelayConfig:
         if self.removal_policy not in REMOVAL_POLICIES:
             raise ConfigError(f"removalPolicy {self.removal_policy!r}: one of {', '.join(REMOVAL_POLICIES)}")
         _range("quotaInflight", self.quota_inflight, 0, 100)
-        for tunable in env.TUNABLES:
+        for tunable in TUNABLES:
             _range(_camel(tunable.name), getattr(self, tunable.name), tunable.low, tunable.high)
         if self.time_guard_ms * 2 > self.send_text_timeout_seconds * 1000:
             raise ConfigError(
@@ -203,7 +195,7 @@ class RelayConfig:
             catalogue = self.catalogue()
         except CatalogueError as exc:
             raise ConfigError(f"models: {exc}") from exc
-        for target in iam_targets(catalogue):
+        for target in targets(catalogue):
             # Everything in a target ends up verbatim in an IAM ARN: an id that is a pattern would widen the grant.
             if _GRANT_WIDENING & set(target.id):
                 raise ConfigError(f"models: {target.id!r} would widen an IAM grant; name one exact resource")
@@ -275,19 +267,19 @@ class RelayConfig:
         """The relay functions' environment, deployed or local. localgw runs every handler in one process and takes
         all of it; the stack leaves the catalogue and the quota limits out of functions that never read them."""
         variables = {
-            env.ENV_TABLE_NAME: table_name,
-            env.ENV_MODEL_ID: self.model_id,
-            env.ENV_MAX_TOKENS_DEFAULT: str(self.max_tokens_default),
-            env.ENV_MAX_TOKENS_LIMIT: str(self.max_tokens_limit),
-            env.ENV_CONNECTION_TTL_SECONDS: str(self.connection_ttl_seconds),
-            **{tunable.env: str(getattr(self, tunable.name)) for tunable in env.TUNABLES},
+            env_vars.TABLE_NAME: table_name,
+            env_vars.MODEL_ID: self.model_id,
+            env_vars.MAX_TOKENS_DEFAULT: str(self.max_tokens_default),
+            env_vars.MAX_TOKENS_LIMIT: str(self.max_tokens_limit),
+            env_vars.CONNECTION_TTL_SECONDS: str(self.connection_ttl_seconds),
+            **{tunable.env: str(getattr(self, tunable.name)) for tunable in TUNABLES},
             **self.observability_environment(),
         }
         if catalogue:
-            variables[ENV_MODELS] = models_env_value(self.catalogue())
+            variables[env_vars.MODELS] = to_env_value(self.catalogue())
         if quotas:
-            variables[ENV_QUOTA_INFLIGHT] = str(self.quota_inflight)
-            variables[ENV_QUOTA_DAILY_OUTPUT_TOKENS] = str(self.quota_daily_output_tokens)
+            variables[env_vars.QUOTA_INFLIGHT] = str(self.quota_inflight)
+            variables[env_vars.QUOTA_DAILY_OUTPUT_TOKENS] = str(self.quota_daily_output_tokens)
         return variables
 
     def observability_environment(self) -> dict[str, str]:

@@ -13,11 +13,11 @@ from aws_cdk.aws_apigatewayv2_authorizers import WebSocketLambdaAuthorizer
 from constructs import Construct
 
 from lambdas.routes import AUTHORIZER, ROUTES, Authorizer, Route
-from stacks.catalogue_access import Grant, catalogue_grants
 from stacks.config import RelayConfig
 from stacks.constructs import RelayAuth, RelayFunctions, RelayTable, RelayWebSocketApi
 from stacks.constructs.bundling import lambda_code
 from stacks.constructs.web_client import WebClient, client_settings
+from stacks.model_grants import Grant, catalogue_grants
 from stacks.nag import acknowledge
 
 # Functions on these routes never post frames: $connect has no open socket yet, $disconnect's socket is gone.
@@ -31,7 +31,7 @@ class MissingAuthorizerError(ValueError):
 class RelayStack(Stack):
     """Exposes `table`, `functions` (by route key), `authorizer_function`, `auth`, `api` and `web_client` (None unless
     `config.web_client`); routes and authorizer default to `lambdas.routes`. There is no way to deploy without the
-    authorizer (issue 6)."""
+    authorizer."""
 
     def __init__(
         self,

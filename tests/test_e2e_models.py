@@ -1,5 +1,5 @@
-"""Every model alias `make dev` configures (localgw/models.py), end to end: a real `websockets` client with a dev
-issuer token, the real authorizer and handlers, and the simulator speaking each provider's own wire format.
+"""Every model alias `make dev` configures (localgw/local_catalogue.py), end to end: a real `websockets` client with a
+dev issuer token, the real authorizer and handlers, and the simulator speaking each provider's own wire format.
 
 The simulator's reply depends only on the conversation, never on the format that carries it, so one request must
 give the same text, usage and stop reason through every alias, equal to `plan_reply` (docs/simulator.md) — except
@@ -22,9 +22,10 @@ from typing import Any
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
-from lambdas.models import ENV_MODELS, parse_catalogue, to_env_value
+from lambdas import env_vars
+from lambdas.catalogue import parse_catalogue, to_env_value
 from localgw.environment import handler_environment
-from localgw.models import (
+from localgw.local_catalogue import (
     DEFAULT_ALIAS,
     DUMMY_OPENAI_KEY,
     OPENAI_KEY_ENV,
@@ -351,7 +352,7 @@ def _handler_env(upstream: str = "simulated", current: dict[str, str] | None = N
 
 def test_the_simulated_upstream_gets_the_local_catalogue_and_a_dummy_openai_key() -> None:
     env = _handler_env()
-    catalogue = parse_catalogue(env[ENV_MODELS])
+    catalogue = parse_catalogue(env[env_vars.MODELS])
 
     assert catalogue.aliases == ALIASES and catalogue.default == DEFAULT_ALIAS
     assert catalogue.models[DEFAULT_ALIAS].model_id == load_config().model_id  # the stack's own model
@@ -363,7 +364,7 @@ def test_the_simulated_upstream_gets_the_local_catalogue_and_a_dummy_openai_key(
 def test_real_bedrock_serves_the_catalogue_you_would_deploy() -> None:
     env = _handler_env("bedrock")
 
-    assert env[ENV_MODELS] == load_config().function_environment("WsRelay-local")[ENV_MODELS]
+    assert env[env_vars.MODELS] == load_config().function_environment("WsRelay-local")[env_vars.MODELS]
     assert OPENAI_KEY_ENV not in env
 
 
@@ -373,8 +374,8 @@ def test_your_own_catalogue_wins_and_an_empty_one_brings_the_local_one_back() ->
         "models": {"mine": {"provider": "bedrock", "modelId": "us.meta.llama3-3-70b-instruct-v1:0"}},
     }
 
-    assert _handler_env(models=json.dumps(own))[ENV_MODELS] == to_env_value(own)
-    assert parse_catalogue(_handler_env(models="")[ENV_MODELS]).aliases == ALIASES
+    assert _handler_env(models=json.dumps(own))[env_vars.MODELS] == to_env_value(own)
+    assert parse_catalogue(_handler_env(models="")[env_vars.MODELS]).aliases == ALIASES
 
 
 def test_the_banner_line_lists_the_aliases_and_how_to_ask_for_them() -> None:

@@ -9,7 +9,7 @@ import urllib.request
 import boto3
 import pytest
 
-from lambdas import config as relay_env
+from lambdas import env_vars
 from localgw.environment import EnvironmentPatch, handler_environment, resolve_region
 from localgw.options import GatewayOptions
 from stacks.config import load_config
@@ -40,7 +40,7 @@ def test_handlers_get_the_deployed_environment_plus_local_endpoints() -> None:
     assert {key: env[key] for key in deployed if key not in overridden} == {
         key: value for key, value in deployed.items() if key not in overridden
     }
-    assert env[relay_env.ENV_CONNECTIONS_ENDPOINT] == f"{GATEWAY_URL}/dev"
+    assert env[env_vars.CONNECTIONS_ENDPOINT] == f"{GATEWAY_URL}/dev"
     assert env["AWS_ENDPOINT_URL_DYNAMODB"] == DDB_URL
     assert env["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"] == GATEWAY_URL
     assert env["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] == GATEWAY_URL
@@ -95,12 +95,12 @@ def test_handlers_reach_moto_dynamodb_and_connections_through_the_environment(
     # GIVEN a handler written like the real ones: plain boto3 clients, endpoints and table from the environment
     def store_and_echo(event, context):
         connection_id = event["requestContext"]["connectionId"]
-        table = os.environ[relay_env.ENV_TABLE_NAME]
+        table = os.environ[env_vars.TABLE_NAME]
         boto3.client("dynamodb").put_item(
             TableName=table, Item={"pk": {"S": f"conn#{connection_id}"}, "sk": {"S": "meta"}, "ttl": {"N": "1"}}
         )
         boto3.client(
-            "apigatewaymanagementapi", endpoint_url=os.environ[relay_env.ENV_CONNECTIONS_ENDPOINT]
+            "apigatewaymanagementapi", endpoint_url=os.environ[env_vars.CONNECTIONS_ENDPOINT]
         ).post_to_connection(ConnectionId=connection_id, Data=b"stored")
 
     handle = gateway_for({"$connect": recorder.handler(), "$default": store_and_echo}, dynamodb=True)
@@ -120,11 +120,11 @@ def test_handlers_reach_moto_dynamodb_and_connections_through_the_environment(
 
 
 def test_environment_is_restored_when_the_gateway_stops(start_gateway) -> None:
-    before = os.environ.get(relay_env.ENV_CONNECTIONS_ENDPOINT)
+    before = os.environ.get(env_vars.CONNECTIONS_ENDPOINT)
     handle = start_gateway(routes=())
-    assert os.environ[relay_env.ENV_CONNECTIONS_ENDPOINT] == handle.connections_url
+    assert os.environ[env_vars.CONNECTIONS_ENDPOINT] == handle.connections_url
     handle.stop()
-    assert os.environ.get(relay_env.ENV_CONNECTIONS_ENDPOINT) == before
+    assert os.environ.get(env_vars.CONNECTIONS_ENDPOINT) == before
 
 
 def test_simulated_upstream_is_mounted_on_the_same_port(start_gateway) -> None:

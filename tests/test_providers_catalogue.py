@@ -1,4 +1,5 @@
-"""The model catalogue (`RELAY_MODELS`): validation messages, family rules, IAM targets, and `resolve()`."""
+"""The model catalogue (`RELAY_MODELS`, `lambdas.catalogue`): validation messages, family rules, loading, and
+`resolve()`. The IAM grants a catalogue needs are tested with the stack (tests/stack/test_stack_model_grants.py)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,17 @@ import json
 
 import pytest
 
-from lambdas import models
-from lambdas.config import settings
-from lambdas.models import CatalogueError, IamTarget, family_for_model_id, parse_catalogue, target_arns
+from lambdas.catalogue import (
+    CatalogueError,
+    UnknownModelError,
+    family_for_model_id,
+    geo_prefix,
+    load_catalogue,
+    parse_catalogue,
+    resolve_spec,
+    strip_geo_prefix,
+    to_env_value,
+)
 from lambdas.providers import registry
 from lambdas.providers.base import Message, ModelRequest
 from lambdas.providers.bedrock_converse import BedrockConverseProvider
@@ -82,7 +91,7 @@ def test_single_model_needs_no_default() -> None:
 
 
 def test_env_value_round_trips() -> None:
-    value = models.to_env_value(EXAMPLE)
+    value = to_env_value(EXAMPLE)
     assert parse_catalogue(value) == parse_catalogue(EXAMPLE)
     assert json.loads(value)["models"]["llama"]["family"] == "llama3"
 
@@ -213,85 +222,47 @@ def test_every_problem_is_reported_at_once() -> None:
 
 
 def test_without_relay_models_the_catalogue_is_the_single_model_id() -> None:
-    catalogue = models.load_catalogue({"RELAY_MODEL_ID": "us.anthropic.claude-haiku-4-5-20251001-v1:0"})
+    catalogue = load_catalogue({"RELAY_MODEL_ID": "us.anthropic.claude-haiku-4-5-20251001-v1:0"})
     (spec,) = catalogue.models.values()
     assert (catalogue.default, spec.provider, spec.family) == (spec.alias, "bedrock", "anthropic-messages")
 
 
 def test_without_any_model_configuration_the_error_says_so() -> None:
     with pytest.raises(CatalogueError, match="neither RELAY_MODELS nor RELAY_MODEL_ID is set"):
-        models.load_catalogue({})
+        load_catalogue({})
 
 
-def test_iam_targets_follow_the_catalogue() -> None:
-    assert models.iam_targets(parse_catalogue(EXAMPLE)) == [
-        IamTarget(
-            "bedrock:InvokeModelWithResponseStream", "bedrock-model", "us.anthropic.claude-haiku-4-5-20251001-v1:0"
-        ),
-        IamTarget("bedrock:InvokeModelWithResponseStream", "bedrock-model", "meta.llama3-8b-instruct-v1:0"),
-        IamTarget("bedrock:InvokeModelWithResponseStream", "bedrock-model", "us.amazon.nova-lite-v1:0"),
-        IamTarget("sagemaker:InvokeEndpointWithResponseStream", "sagemaker-endpoint", "Llama3-8B-Endpoint"),
-        IamTarget("secretsmanager:GetSecretValue", "secret", SECRET),
-    ]
+def test_invalid_json_in_relay_models_is_named_by_the_loader() -> None:
+    with pytest.raises(CatalogueError, match="RELAY_MODELS is not valid JSON"):
+        load_catalogue({"RELAY_MODELS": "{", "RELAY_MODEL_ID": "us.anthropic.claude-haiku-4-5-20251001-v1:0"})
 
 
-def test_iam_targets_are_not_repeated_and_arns_are_kept() -> None:
-    arn = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc"
-    catalogue = parse_catalogue(
-        {
-            "default": "a",
-            "models": {
-                "a": {"provider": "bedrock-converse", "modelId": arn},
-                "b": {"provider": "bedrock-converse", "modelId": arn},
-                "c": {"provider": "openai", "baseUrl": "http://x", "model": "m", "apiKeyParameter": "/relay/key"},
-                "d": {"provider": "openai", "baseUrl": "http://y", "model": "m"},
-            },
-        }
-    )
-    assert models.iam_targets(catalogue) == [
-        IamTarget("bedrock:InvokeModelWithResponseStream", "bedrock-arn", arn),
-        IamTarget("ssm:GetParameter", "ssm-parameter", "/relay/key"),
-    ]
+def test_the_loader_parses_each_value_once_and_sees_changes() -> None:
+    environ = {"RELAY_MODELS": json.dumps(EXAMPLE)}
+    assert load_catalogue(environ) is load_catalogue(dict(environ))
+    single = load_catalogue({"RELAY_MODEL_ID": "us.anthropic.claude-haiku-4-5-20251001-v1:0"})
+    assert single.aliases == ["us.anthropic.claude-haiku-4-5-20251001-v1:0"]
 
 
 @pytest.mark.parametrize(
-    ("target", "arns"),
+    ("model_id", "prefix", "bare"),
     [
-        (
-            IamTarget("a", "sagemaker-endpoint", "Llama3-8B"),
-            ["arn:aws:sagemaker:eu-west-1:123456789012:endpoint/llama3-8b"],
-        ),
-        (IamTarget("a", "ssm-parameter", "/relay/key"), ["arn:aws:ssm:eu-west-1:123456789012:parameter/relay/key"]),
-        (
-            IamTarget("a", "ssm-parameter", "arn:aws:ssm:eu-west-1:123456789012:parameter/k"),
-            ["arn:aws:ssm:eu-west-1:123456789012:parameter/k"],
-        ),
-        (IamTarget("a", "secret", SECRET), [SECRET]),
-        (
-            IamTarget("a", "secret", "arn:aws:secretsmanager:us-east-1:123456789012:secret:relay/openai"),
-            ["arn:aws:secretsmanager:us-east-1:123456789012:secret:relay/openai-??????"],
-        ),
-        (
-            IamTarget("a", "bedrock-arn", "arn:aws:bedrock:eu-west-1:1:custom-model/x"),
-            ["arn:aws:bedrock:eu-west-1:1:custom-model/x"],
-        ),
+        ("us.anthropic.claude-haiku-4-5-20251001-v1:0", "us", "anthropic.claude-haiku-4-5-20251001-v1:0"),
+        ("us-gov.anthropic.claude-3-5-sonnet-20240620-v1:0", "us-gov", "anthropic.claude-3-5-sonnet-20240620-v1:0"),
+        ("eu.amazon.nova-lite-v1:0", "eu", "amazon.nova-lite-v1:0"),
+        ("apac.anthropic.claude-3-haiku-20240307-v1:0", "apac", "anthropic.claude-3-haiku-20240307-v1:0"),
+        ("jp.anthropic.claude-sonnet-4-5-20250929-v1:0", "jp", "anthropic.claude-sonnet-4-5-20250929-v1:0"),
+        ("global.anthropic.claude-sonnet-4-5-20250929-v1:0", "global", "anthropic.claude-sonnet-4-5-20250929-v1:0"),
+        ("anthropic.claude-3-haiku-20240307-v1:0", None, "anthropic.claude-3-haiku-20240307-v1:0"),
+        ("amazon.titan-text-express-v1", None, "amazon.titan-text-express-v1"),
+        ("meta.llama3-8b-instruct-v1:0", None, "meta.llama3-8b-instruct-v1:0"),
     ],
 )
-def test_target_arns(target: IamTarget, arns: list[str]) -> None:
-    assert target_arns(target, region="eu-west-1", account="123456789012") == arns
-
-
-def test_bedrock_model_targets_are_left_to_the_stacks_bedrock_rules() -> None:
-    with pytest.raises(ValueError, match="bedrock_access"):
-        target_arns(IamTarget("a", "bedrock-model", "us.m"), region="r", account="1")
-
-
-def test_every_bedrock_model_target_is_grantable_by_the_stack() -> None:
-    from stacks.bedrock_access import model_grants
-
-    for target in models.iam_targets(parse_catalogue(EXAMPLE)):
-        if target.kind == "bedrock-model":
-            assert model_grants(target.id), target
+def test_geo_prefix_recognises_geographies_and_leaves_model_ids_alone(
+    model_id: str, prefix: str | None, bare: str
+) -> None:
+    assert geo_prefix(model_id) == prefix
+    assert strip_geo_prefix(model_id) == bare
 
 
 # --- resolve() -----------------------------------------------------------------------------------------------
@@ -321,20 +292,23 @@ def test_unknown_alias_lists_the_allowed_ones(relay_models) -> None:
     assert str(caught.value) == "unknown model 'gpt-5'; available: haiku, llama, nova, sm-llama, gpt, local"
 
 
-def test_without_relay_models_resolve_behaves_as_before(monkeypatch) -> None:
+def test_resolve_spec_is_the_catalogue_lookup_resolve_builds_on(relay_models) -> None:
+    assert resolve_spec(None).alias == registry.resolve(None)[0] == "haiku"
+    assert resolve_spec("sm-llama").endpoint_name == "Llama3-8B-Endpoint"
+    with pytest.raises(UnknownModelError):
+        resolve_spec("gpt-5")
+
+
+def test_without_relay_models_resolve_serves_the_single_model_id(monkeypatch) -> None:
     monkeypatch.delenv("RELAY_MODELS", raising=False)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("RELAY_MODEL_ID", "us.anthropic.claude-haiku-4-5-20251001-v1:0")
-    settings.cache_clear()
-    try:
-        alias, provider = registry.resolve(None)
-        assert alias == "us.anthropic.claude-haiku-4-5-20251001-v1:0"
-        assert registry.resolve(alias)[0] == alias
-        assert isinstance(provider, BedrockInvokeProvider)
-        with pytest.raises(registry.UnknownModelError, match=r"available: us\.anthropic\.claude-haiku-4-5"):
-            registry.resolve("other")
-    finally:
-        settings.cache_clear()
+    alias, provider = registry.resolve(None)
+    assert alias == "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+    assert registry.resolve(alias)[0] == alias
+    assert isinstance(provider, BedrockInvokeProvider)
+    with pytest.raises(registry.UnknownModelError, match=r"available: us\.anthropic\.claude-haiku-4-5"):
+        registry.resolve("other")
 
 
 class _Recording:

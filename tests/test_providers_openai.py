@@ -8,7 +8,7 @@ from contextlib import closing
 import pytest
 import urllib3
 
-from lambdas.models import ModelSpec
+from lambdas.catalogue import ModelSpec
 from lambdas.providers import api_keys
 from lambdas.providers.base import Message, ModelRequest
 from lambdas.providers.events import Start, TextDelta

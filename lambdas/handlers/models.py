@@ -6,14 +6,14 @@ from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 
+from lambdas.catalogue import load_catalogue
 from lambdas.delivery.reply import reply
 from lambdas.observability import logger
-from lambdas.providers.registry import catalogue
 
 
 def models_frame() -> dict[str, Any]:
     """`{"type": "models", "models": [{"id", "provider", "default"}]}`, in catalogue order."""
-    current = catalogue()
+    current = load_catalogue()
     return {
         "type": "models",
         "models": [

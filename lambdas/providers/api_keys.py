@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 
 from lambdas import clients
-from lambdas.models import ModelSpec
+from lambdas.catalogue import ModelSpec
 from lambdas.providers.errors import UPSTREAM_FAILURES, from_exception
 from lambdas.providers.events import ErrorKind, UpstreamError
 

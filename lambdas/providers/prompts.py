@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lambdas import models
+from lambdas import catalogue
 from lambdas.providers.base import ModelRequest
 
 LLAMA3_BEGIN = "<|begin_of_text|>"
@@ -71,9 +71,9 @@ def titan_text(request: ModelRequest) -> str:
 
 
 TEMPLATES: dict[str, Callable[[ModelRequest], str]] = {
-    models.LLAMA3: llama3,
-    models.MISTRAL: mistral,
-    models.ANTHROPIC_TEXT: anthropic_text,
-    models.TITAN_TEXT: titan_text,
+    catalogue.LLAMA3: llama3,
+    catalogue.MISTRAL: mistral,
+    catalogue.ANTHROPIC_TEXT: anthropic_text,
+    catalogue.TITAN_TEXT: titan_text,
 }
 """Prompt templates by name (the SageMaker `template` option)."""

@@ -1,19 +1,17 @@
-"""Which provider answers a request: the one place that maps a configured model to its provider.
+"""Which provider answers a request: the catalogue entry a client's alias names (`lambdas.catalogue.resolve_spec`),
+built into its Provider.
 
-The allow-list is the model catalogue (`lambdas.models`), parsed from the environment once.
 Building a provider is cheap (clients are cached in `lambdas.clients`), so one is built per request.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import replace
-from functools import lru_cache, partial
+from functools import partial
 
-from lambdas import clients, models
-from lambdas.config import settings
-from lambdas.models import Catalogue, ModelSpec
+from lambdas import catalogue, clients
+from lambdas.catalogue import ModelSpec, UnknownModelError, resolve_spec
 from lambdas.providers import api_keys
 from lambdas.providers.base import ModelRequest, Provider
 from lambdas.providers.bedrock_converse import BedrockConverseProvider
@@ -24,40 +22,10 @@ from lambdas.providers.openai_chat import OpenAIChatProvider
 from lambdas.providers.sagemaker import SageMakerProvider
 
 
-class UnknownModelError(LookupError):
-    """The client named a model alias that is not in the configured allow-list."""
-
-    def __init__(self, alias: str, known: list[str]) -> None:
-        super().__init__(f"unknown model {alias!r}; available: {', '.join(known)}")
-        self.alias = alias
-        self.known = known
-
-
-def catalogue() -> Catalogue:
-    """The configured catalogue: `RELAY_MODELS`, else the single `RELAY_MODEL_ID` of `settings()` (as before the
-    catalogue existed). Parsed once per distinct value; raises `lambdas.models.CatalogueError` when invalid."""
-    raw = os.environ.get(models.ENV_MODELS, "").strip()
-    if raw:
-        return _parsed(raw)
-    return _single(settings().model_id)
-
-
-@lru_cache(maxsize=4)
-def _parsed(raw: str) -> Catalogue:
-    return models.parse_catalogue(raw)
-
-
-@lru_cache(maxsize=4)
-def _single(model_id: str) -> Catalogue:
-    return models.single_model_catalogue(model_id)
-
-
 def resolve(alias: str | None) -> tuple[str, Provider]:
-    """The (alias, provider) for a client's `model` (None = the default). Raises UnknownModelError."""
-    current = catalogue()
-    spec = current.get(alias)
-    if spec is None:
-        raise UnknownModelError(alias or "", current.aliases)
+    """The (alias, provider) for a client's `model` (None = the default). Raises UnknownModelError, or
+    CatalogueError when the configured catalogue is invalid."""
+    spec = resolve_spec(alias)
     return spec.alias, provider_for(spec)
 
 
@@ -70,18 +38,18 @@ def provider_for(spec: ModelSpec) -> Provider:
 
 
 def _build(spec: ModelSpec) -> Provider:
-    if spec.provider == models.BEDROCK:
+    if spec.provider == catalogue.BEDROCK:
         return BedrockInvokeProvider(clients.bedrock_runtime(), spec.model_id or "", CODECS[spec.family or ""])
-    if spec.provider == models.BEDROCK_CONVERSE:
+    if spec.provider == catalogue.BEDROCK_CONVERSE:
         return BedrockConverseProvider(clients.bedrock_runtime(), spec.model_id or "")
-    if spec.provider == models.SAGEMAKER:
+    if spec.provider == catalogue.SAGEMAKER:
         return SageMakerProvider(
             clients.sagemaker_runtime(),
             spec.endpoint_name or "",
             spec.format or "",
-            spec.template or models.DEFAULT_SAGEMAKER_TEMPLATE,
+            spec.template or catalogue.DEFAULT_SAGEMAKER_TEMPLATE,
         )
-    if spec.provider == models.OPENAI:
+    if spec.provider == catalogue.OPENAI:
         # The key is read lazily, on the first answer: a failure to read it becomes that answer's error event.
         return OpenAIChatProvider(spec.base_url or "", spec.model or "", partial(api_keys.api_key, spec))
     raise ValueError(f"no provider of kind {spec.provider!r}")
@@ -102,3 +70,6 @@ class MaxTokensCap:
         if request.max_tokens > self.limit:
             request = replace(request, max_tokens=self.limit)
         return self._inner.stream(request)
+
+
+__all__ = ["MaxTokensCap", "UnknownModelError", "provider_for", "resolve"]

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from lambdas import models
+from lambdas import catalogue
 from lambdas.providers import prompts
 from lambdas.providers.base import ModelRequest
 from lambdas.providers.errors import UPSTREAM_FAILURES, from_exception
@@ -21,7 +21,7 @@ from lambdas.providers.streams import MAX_LINE_BYTES, LineBuffer
 from lambdas.providers.upstream import guarded
 
 
-def request_body(request: ModelRequest, template: str = models.LLAMA3) -> dict[str, Any]:
+def request_body(request: ModelRequest, template: str = catalogue.LLAMA3) -> dict[str, Any]:
     parameters: dict[str, Any] = {"max_new_tokens": request.max_tokens, "details": True}
     # TGI and LMI reject temperature 0 (it must be strictly positive); greedy decoding is their default anyway.
     if request.temperature:
@@ -39,7 +39,7 @@ class SageMakerProvider:
         client: Any,
         endpoint_name: str,
         stream_format: str,
-        template: str = models.LLAMA3,
+        template: str = catalogue.LLAMA3,
         max_line_bytes: int = MAX_LINE_BYTES,
     ) -> None:
         if stream_format not in DECODERS:

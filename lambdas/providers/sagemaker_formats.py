@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
-from lambdas import models
+from lambdas import catalogue
 from lambdas.providers import stop_reasons
 from lambdas.providers.events import ErrorKind, Event, Stop, TextDelta, UpstreamError
 from lambdas.providers.streams import SseDecoder
@@ -102,7 +102,7 @@ class TgiEvents:
 
 
 DECODERS: dict[str, Callable[[], LineDecoder]] = {
-    models.LMI: TokenStream,
-    models.LMI_OUTPUTS: OutputsStream,
-    models.TGI: TgiEvents,
+    catalogue.LMI: TokenStream,
+    catalogue.LMI_OUTPUTS: OutputsStream,
+    catalogue.TGI: TgiEvents,
 }

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from lambdas.models import strip_geo_prefix
+from lambdas.catalogue import strip_geo_prefix
 
 from .prompts import PromptError, block_text, parse_chat_prompt, parse_claude_text, parse_titan
 from .script import Conversation, Message, ReplyPlan, StopReason, Timed, layout

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lambdas.models import ENV_MODELS, parse_catalogue
+from lambdas import env_vars
+from lambdas.catalogue import parse_catalogue
 from lambdas.routes import AUTHORIZER, ROUTES
 from tests.stack.cdk_cli import cdk_synth
 
@@ -41,7 +42,7 @@ def test_cdk_synth_writes_the_stack_template(tmp_path: Path) -> None:
         if resource["Type"] == "AWS::Lambda::Function"
     }
     assert AUTHORIZER.handler in functions
-    served = functions["lambdas.handlers.sendtext.handler"]["Environment"]["Variables"][ENV_MODELS]
+    served = functions["lambdas.handlers.sendtext.handler"]["Environment"]["Variables"][env_vars.MODELS]
     assert parse_catalogue(served) == parse_catalogue(CLI_CATALOGUE)
     # cdk-nag ran inside the synth and found nothing to stop it.
     report = json.loads((out / "validation-report.json").read_text())

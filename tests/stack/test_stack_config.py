@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from lambdas import quotas
+from lambdas import env_vars
 from lambdas.auth import config as auth_env
-from lambdas.models import parse_catalogue
+from lambdas.catalogue import parse_catalogue
+from lambdas.store import quotas
 from stacks import config as stack_config
 from stacks.config import ConfigError, RelayConfig, load_config
 from tests.stack.conftest import CATALOGUE, OIDC_OVERRIDES, OVERRIDES, SECRET_PARTIAL_ARN, Synth
@@ -116,9 +117,9 @@ def test_cdk_json_context_is_valid_configuration() -> None:
     assert config == RelayConfig()
 
 
-def test_variable_names_match_the_functions_own() -> None:
-    assert stack_config.ENV_QUOTA_INFLIGHT == quotas.ENV_QUOTA_INFLIGHT
-    assert stack_config.ENV_QUOTA_DAILY_OUTPUT_TOKENS == quotas.ENV_QUOTA_DAILY_OUTPUT_TOKENS
+def test_limits_and_defaults_match_the_functions_own() -> None:
+    quota_variables = {env_vars.QUOTA_INFLIGHT, env_vars.QUOTA_DAILY_OUTPUT_TOKENS}
+    assert quota_variables <= set(RelayConfig().function_environment("T"))
     assert stack_config.MAX_AUTH_LEEWAY_SECONDS == auth_env.MAX_LEEWAY_SECONDS
     defaults = RelayConfig()
     assert (defaults.quota_inflight, defaults.quota_daily_output_tokens) == (
@@ -239,7 +240,7 @@ def _catalogue_with(**entry: object) -> dict[str, object]:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"models": "{not json"}, r"^models: not valid JSON"),
+        ({"models": "{not json"}, r"^models: RELAY_MODELS is not valid JSON"),
         ({"models": _catalogue_with(provider="gemini")}, r"^models: models\.m\.provider: 'gemini' is not one of"),
         ({"models": {"default": "x", "models": {}}}, r"^models: 'models' must be a non-empty object"),
         (

@@ -8,17 +8,17 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
-from lambdas import quotas
-from lambdas.auth import config as auth_env
-from lambdas.models import ENV_MODELS, parse_catalogue, single_model_catalogue, to_env_value
+from lambdas import env_vars
+from lambdas.catalogue import parse_catalogue, single_model_catalogue, to_env_value
 from lambdas.routes import AUTHORIZER, ROUTES, Route
+from lambdas.store import quotas
 from stacks.config import LOG_RETENTION_DAYS, RelayConfig
 from stacks.constructs import log_groups
 from tests.stack.conftest import CATALOGUE, OIDC_ISSUER, Synth
 from tests.stack.template_queries import function_by_handler, render, resources
 
 HANDLERS = sorted([*(r.handler for r in ROUTES), AUTHORIZER.handler])
-QUOTA_VARIABLES = {quotas.ENV_QUOTA_INFLIGHT, quotas.ENV_QUOTA_DAILY_OUTPUT_TOKENS}
+QUOTA_VARIABLES = {env_vars.QUOTA_INFLIGHT, env_vars.QUOTA_DAILY_OUTPUT_TOKENS}
 
 
 def _expected_size(config: RelayConfig, route: Route) -> tuple[int, int]:
@@ -66,47 +66,47 @@ def test_route_functions_get_the_configured_environment(default_synth: Synth, ro
     reads_quotas = route.key == "sendtext"
     expected = default_synth.config.function_environment("TABLE", catalogue=reads_catalogue, quotas=reads_quotas)
     variables = _variables(default_synth, route.handler)
-    assert variables.pop("RELAY_TABLE_NAME") == {"Ref": table_id}
-    assert variables == {k: v for k, v in expected.items() if k != "RELAY_TABLE_NAME"}
-    assert ENV_MODELS in variables if reads_catalogue else ENV_MODELS not in variables
+    assert variables.pop(env_vars.TABLE_NAME) == {"Ref": table_id}
+    assert variables == {k: v for k, v in expected.items() if k != env_vars.TABLE_NAME}
+    assert env_vars.MODELS in variables if reads_catalogue else env_vars.MODELS not in variables
     assert set(variables) >= QUOTA_VARIABLES if reads_quotas else not set(variables) & QUOTA_VARIABLES
-    assert variables["RELAY_MODEL_ID"] == default_synth.config.model_id
+    assert variables[env_vars.MODEL_ID] == default_synth.config.model_id
 
 
 def test_local_runs_get_every_variable_the_deployed_functions_get(config: RelayConfig) -> None:
     # localgw runs every handler in one process with function_environment()'s defaults: the union of them all.
     everything = config.function_environment("TABLE")
-    assert {ENV_MODELS, *QUOTA_VARIABLES, "RELAY_MODEL_ID", "RELAY_TABLE_NAME", "POWERTOOLS_LOG_LEVEL"} <= set(
+    assert {env_vars.MODELS, *QUOTA_VARIABLES, env_vars.MODEL_ID, env_vars.TABLE_NAME, "POWERTOOLS_LOG_LEVEL"} <= set(
         everything
     )
     assert set(config.function_environment("TABLE", catalogue=False, quotas=False)) == set(everything) - {
-        ENV_MODELS,
+        env_vars.MODELS,
         *QUOTA_VARIABLES,
     }
 
 
 def test_without_a_catalogue_relay_models_is_the_single_model_id(default_synth: Synth) -> None:
     variables = _variables(default_synth, "lambdas.handlers.sendtext.handler")
-    assert variables[ENV_MODELS] == to_env_value(single_model_catalogue(default_synth.config.model_id))
-    assert parse_catalogue(variables[ENV_MODELS]).aliases == [default_synth.config.model_id]
+    assert variables[env_vars.MODELS] == to_env_value(single_model_catalogue(default_synth.config.model_id))
+    assert parse_catalogue(variables[env_vars.MODELS]).aliases == [default_synth.config.model_id]
 
 
 def test_a_catalogue_reaches_sendtext_and_models(catalogue_synth: Synth) -> None:
     expected = to_env_value(CATALOGUE)
     for handler in ("lambdas.handlers.sendtext.handler", "lambdas.handlers.models.handler"):
-        assert _variables(catalogue_synth, handler)[ENV_MODELS] == expected
-    assert ENV_MODELS not in _variables(catalogue_synth, "lambdas.handlers.default.handler")
+        assert _variables(catalogue_synth, handler)[env_vars.MODELS] == expected
+    assert env_vars.MODELS not in _variables(catalogue_synth, "lambdas.handlers.default.handler")
 
 
 def test_quota_limits_reach_the_streaming_function(default_synth: Synth, overridden_synth: Synth) -> None:
     handler = "lambdas.handlers.sendtext.handler"
     assert {k: v for k, v in _variables(default_synth, handler).items() if k in QUOTA_VARIABLES} == {
-        quotas.ENV_QUOTA_INFLIGHT: str(quotas.DEFAULT_INFLIGHT),
-        quotas.ENV_QUOTA_DAILY_OUTPUT_TOKENS: str(quotas.DEFAULT_DAILY_OUTPUT_TOKENS),
+        env_vars.QUOTA_INFLIGHT: str(quotas.DEFAULT_INFLIGHT),
+        env_vars.QUOTA_DAILY_OUTPUT_TOKENS: str(quotas.DEFAULT_DAILY_OUTPUT_TOKENS),
     }
     assert {k: v for k, v in _variables(overridden_synth, handler).items() if k in QUOTA_VARIABLES} == {
-        quotas.ENV_QUOTA_INFLIGHT: "5",
-        quotas.ENV_QUOTA_DAILY_OUTPUT_TOKENS: "0",
+        env_vars.QUOTA_INFLIGHT: "5",
+        env_vars.QUOTA_DAILY_OUTPUT_TOKENS: "0",
     }
 
 
@@ -124,31 +124,31 @@ def test_the_cognito_authorizer_gets_the_pool_issuer_and_app_client(default_synt
     variables = _variables(default_synth, AUTHORIZER.handler)
     (pool_id,) = resources(default_synth.json, "AWS::Cognito::UserPool")
     (client_id,) = resources(default_synth.json, "AWS::Cognito::UserPoolClient")
-    assert render(variables.pop(auth_env.ENV_ISSUER)) == (
+    assert render(variables.pop(env_vars.AUTH_ISSUER)) == (
         f"https://cognito-idp.${{AWS::Region}}.${{AWS::URLSuffix}}/${{{pool_id}}}"
     )
-    assert variables.pop(auth_env.ENV_AUDIENCE) == {"Ref": client_id}
+    assert variables.pop(env_vars.AUTH_AUDIENCE) == {"Ref": client_id}
     # Only the relay's logging settings besides: no table, no model, no catalogue.
     assert variables == {
-        auth_env.ENV_TOKEN_USE: "access",
-        auth_env.ENV_LEEWAY_SECONDS: "60",
+        env_vars.AUTH_TOKEN_USE: "access",
+        env_vars.AUTH_LEEWAY_SECONDS: "60",
         **default_synth.config.observability_environment(),
     }
 
 
 def test_the_oidc_authorizer_gets_the_issuer_from_the_context(oidc_synth: Synth) -> None:
     assert _variables(oidc_synth, AUTHORIZER.handler) == {
-        auth_env.ENV_ISSUER: OIDC_ISSUER,
-        auth_env.ENV_AUDIENCE: "relay-api,relay-cli",
-        auth_env.ENV_TOKEN_USE: "access",
-        auth_env.ENV_OIDC_DISCOVERY: "true",
-        auth_env.ENV_LEEWAY_SECONDS: "60",
+        env_vars.AUTH_ISSUER: OIDC_ISSUER,
+        env_vars.AUTH_AUDIENCE: "relay-api,relay-cli",
+        env_vars.AUTH_TOKEN_USE: "access",
+        env_vars.AUTH_OIDC_DISCOVERY: "true",
+        env_vars.AUTH_LEEWAY_SECONDS: "60",
         **oidc_synth.config.observability_environment(),
     }
 
 
 def test_the_authorizer_leeway_follows_the_context(overridden_synth: Synth) -> None:
-    assert _variables(overridden_synth, AUTHORIZER.handler)[auth_env.ENV_LEEWAY_SECONDS] == "30"
+    assert _variables(overridden_synth, AUTHORIZER.handler)[env_vars.AUTH_LEEWAY_SECONDS] == "30"
 
 
 def test_each_function_logs_to_its_own_group_with_retention(template_json: dict[str, Any], config: RelayConfig) -> None:

@@ -8,8 +8,8 @@ import pytest
 
 from lambdas import table_schema
 from lambdas.routes import AUTHORIZER, ROUTES
-from stacks.bedrock_access import GEO_DESTINATION_REGIONS
 from stacks.constructs.functions import INDEX_ACTIONS, TABLE_ACTIONS
+from stacks.model_grants import GEO_DESTINATION_REGIONS
 from tests.stack.conftest import (
     CUSTOM_MODEL_ARN,
     FOUNDATION_MODEL_ID,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lambdas import models
+from lambdas import catalogue
 from lambdas.providers.bedrock_invoke import InvokeCodec
 from lambdas.providers.formats.anthropic_messages import AnthropicMessages
 from lambdas.providers.formats.anthropic_text import AnthropicText
@@ -15,14 +15,14 @@ from lambdas.providers.formats.nova import Nova
 from lambdas.providers.formats.titan_text import TitanText
 
 CODECS: dict[str, Callable[[], InvokeCodec]] = {
-    models.ANTHROPIC_MESSAGES: AnthropicMessages,
-    models.ANTHROPIC_TEXT: AnthropicText,
-    models.LLAMA3: Llama3,
-    models.MISTRAL: Mistral,
-    models.TITAN_TEXT: TitanText,
-    models.NOVA: Nova,
-    models.COHERE_COMMAND_R: CohereCommandR,
+    catalogue.ANTHROPIC_MESSAGES: AnthropicMessages,
+    catalogue.ANTHROPIC_TEXT: AnthropicText,
+    catalogue.LLAMA3: Llama3,
+    catalogue.MISTRAL: Mistral,
+    catalogue.TITAN_TEXT: TitanText,
+    catalogue.NOVA: Nova,
+    catalogue.COHERE_COMMAND_R: CohereCommandR,
 }
-"""Codec factories by family name (`lambdas.models.FAMILIES`)."""
+"""Codec factories by family name (`lambdas.catalogue.FAMILIES`)."""
 
 __all__ = ["CODECS"]

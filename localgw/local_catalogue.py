@@ -27,8 +27,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from lambdas import models
-from lambdas.models import Catalogue, CatalogueError, load_catalogue, parse_catalogue, to_env_value
+from lambdas import env_vars
+from lambdas.catalogue import (
+    ANTHROPIC_MESSAGES,
+    BEDROCK,
+    BEDROCK_CONVERSE,
+    LMI,
+    LMI_OUTPUTS,
+    MISTRAL,
+    OPENAI,
+    SAGEMAKER,
+    TGI,
+    Catalogue,
+    CatalogueError,
+    load_catalogue,
+    parse_catalogue,
+    to_env_value,
+)
 from stacks.config import RelayConfig
 
 DEFAULT_ALIAS: Final = "claude"
@@ -42,32 +57,31 @@ OPENAI_PATH: Final = "/openai/v1"
 def local_models(gateway_url: str, model_id: str) -> dict[str, Any]:
     """The local catalogue in its `RELAY_MODELS` JSON form. `model_id`: the stack's own (RelayConfig.model_id), so
     the default alias is exactly what a stack without a catalogue serves: that id as Anthropic Messages."""
-    bedrock, sagemaker = models.BEDROCK, models.SAGEMAKER
     return {
         "default": DEFAULT_ALIAS,
         "models": {
-            DEFAULT_ALIAS: {"provider": bedrock, "modelId": model_id, "family": models.ANTHROPIC_MESSAGES},
-            "converse": {"provider": models.BEDROCK_CONVERSE, "modelId": model_id},
-            "claude-v2": {"provider": bedrock, "modelId": "anthropic.claude-v2:1"},
-            "llama": {"provider": bedrock, "modelId": "us.meta.llama3-3-70b-instruct-v1:0"},
-            "mistral": {"provider": bedrock, "modelId": "mistral.mistral-7b-instruct-v0:2"},
-            "titan": {"provider": bedrock, "modelId": "amazon.titan-text-express-v1"},
-            "nova": {"provider": bedrock, "modelId": "us.amazon.nova-lite-v1:0"},
-            "command-r": {"provider": bedrock, "modelId": "cohere.command-r-v1:0"},
-            "sm-lmi": {"provider": sagemaker, "endpointName": "llama3-8b-instruct-lmi", "format": models.LMI},
+            DEFAULT_ALIAS: {"provider": BEDROCK, "modelId": model_id, "family": ANTHROPIC_MESSAGES},
+            "converse": {"provider": BEDROCK_CONVERSE, "modelId": model_id},
+            "claude-v2": {"provider": BEDROCK, "modelId": "anthropic.claude-v2:1"},
+            "llama": {"provider": BEDROCK, "modelId": "us.meta.llama3-3-70b-instruct-v1:0"},
+            "mistral": {"provider": BEDROCK, "modelId": "mistral.mistral-7b-instruct-v0:2"},
+            "titan": {"provider": BEDROCK, "modelId": "amazon.titan-text-express-v1"},
+            "nova": {"provider": BEDROCK, "modelId": "us.amazon.nova-lite-v1:0"},
+            "command-r": {"provider": BEDROCK, "modelId": "cohere.command-r-v1:0"},
+            "sm-lmi": {"provider": SAGEMAKER, "endpointName": "llama3-8b-instruct-lmi", "format": LMI},
             "sm-lmi-outputs": {
-                "provider": sagemaker,
+                "provider": SAGEMAKER,
                 "endpointName": "llama3-8b-instruct-lmi-outputs",
-                "format": models.LMI_OUTPUTS,
+                "format": LMI_OUTPUTS,
             },
             "sm-tgi": {
-                "provider": sagemaker,
+                "provider": SAGEMAKER,
                 "endpointName": "mistral-7b-instruct-tgi",
-                "format": models.TGI,
-                "template": models.MISTRAL,
+                "format": TGI,
+                "template": MISTRAL,
             },
             "openai": {
-                "provider": models.OPENAI,
+                "provider": OPENAI,
                 "baseUrl": gateway_url.rstrip("/") + OPENAI_PATH,
                 "model": "gpt-4o-mini",
                 "apiKeyEnv": OPENAI_KEY_ENV,
@@ -93,7 +107,7 @@ def catalogue_environment(
     stack would deploy applies: with real Bedrock, or when the user configured their own."""
     if upstream != "simulated" or has_own_catalogue(config):
         return {}
-    env = {models.ENV_MODELS: to_env_value(local_catalogue(gateway_url, config.model_id))}
+    env = {env_vars.MODELS: to_env_value(local_catalogue(gateway_url, config.model_id))}
     # A key the user exported (to try another value) is kept, like real AWS credentials are.
     if not current.get(OPENAI_KEY_ENV):
         env[OPENAI_KEY_ENV] = DUMMY_OPENAI_KEY

@@ -6,11 +6,12 @@ The catalogue travels as JSON in the environment variable `RELAY_MODELS`:
      "models": {"haiku": {"provider": "bedrock", "modelId": "us.anthropic.claude-haiku-4-5-20251001-v1:0"},
                 "local": {"provider": "openai", "baseUrl": "http://127.0.0.1:11434/v1", "model": "llama3.2"}}}
 
-Without `RELAY_MODELS`, the catalogue is the single alias `RELAY_MODEL_ID` served by Bedrock as Anthropic Messages
-(the relay's behaviour before the catalogue existed). docs/models.md is the reference for every key.
+Without `RELAY_MODELS`, the catalogue is the single alias `RELAY_MODEL_ID` served by Bedrock as Anthropic Messages.
+docs/models.md is the reference for every key.
 
-This module is dependency-free (standard library only): the CDK app and localgw import it to validate a catalogue,
-write the environment value (`to_env_value`) and derive the IAM grants (`iam_targets`, `target_arns`).
+`load_catalogue` is the one loader: the functions, the CDK stack and localgw all turn their configuration into a
+catalogue through it. Standard library only, so the stack and localgw import it without the functions' dependencies;
+the IAM grants a catalogue needs are the stack's business (`stacks.model_grants`).
 """
 
 from __future__ import annotations
@@ -20,11 +21,10 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any, Final
 
-ENV_MODELS: Final = "RELAY_MODELS"
-ENV_MODEL_ID: Final = "RELAY_MODEL_ID"
-"""Same name as `lambdas.config.ENV_MODEL_ID`; repeated so this module imports nothing of the Lambda package."""
+from lambdas import env_vars
 
 # Provider kinds: what serves the model.
 BEDROCK: Final = "bedrock"
@@ -59,8 +59,10 @@ SAGEMAKER_FORMATS: Final = (LMI, LMI_OUTPUTS, TGI)
 PROMPT_TEMPLATES: Final = (LLAMA3, MISTRAL, ANTHROPIC_TEXT, TITAN_TEXT)
 DEFAULT_SAGEMAKER_TEMPLATE: Final = LLAMA3
 
-GEO_PREFIXES: Final = ("us-gov.", "global.", "apac.", "us.", "eu.", "jp.", "au.", "ca.", "in.")
-"""Cross-region inference profile prefixes; the family is read from the id after the prefix."""
+GEOGRAPHIES: Final = ("us", "us-gov", "eu", "apac", "jp", "au", "ca", "in", "global")
+"""The prefixes of cross-region inference profile ids (`us.anthropic...`): the model id follows the first dot."""
+GLOBAL_GEOGRAPHY: Final = "global"
+"""The prefix of global inference profiles, which may route to any commercial region."""
 
 # The family of a bare Bedrock model id, first match wins (Claude v2 before the other Claude models).
 _FAMILY_BY_PREFIX: Final = (
@@ -96,6 +98,15 @@ _KEYS: Final[dict[str, frozenset[str]]] = {
 
 class CatalogueError(ValueError):
     """The model catalogue is malformed; the message names every offending key."""
+
+
+class UnknownModelError(LookupError):
+    """The client named a model alias that is not in the catalogue."""
+
+    def __init__(self, alias: str, known: list[str]) -> None:
+        super().__init__(f"unknown model {alias!r}; available: {', '.join(known)}")
+        self.alias = alias
+        self.known = known
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,39 +170,15 @@ class Catalogue:
         return {"default": self.default, "models": {alias: spec.to_json() for alias, spec in self.models.items()}}
 
 
-@dataclass(frozen=True, slots=True)
-class IamTarget:
-    """One IAM grant a catalogue needs: `action` on the resource of `kind` named `id`.
-
-    Kinds:
-    - `bedrock-model`: a Bedrock model id or cross-region inference profile id, exactly as configured; the stack
-      turns it into ARNs with `stacks.bedrock_access.model_grants(id, model_regions)` (the `modelId` rules).
-    - `bedrock-arn`: a Bedrock ARN configured as the model (application inference profile, custom or provisioned
-      model), granted as is.
-    - `sagemaker-endpoint`: an endpoint name.
-    - `secret`: a Secrets Manager secret ARN.
-    - `ssm-parameter`: an SSM parameter name or ARN.
-    `target_arns` gives the ARNs of every kind but `bedrock-model`.
-    """
-
-    action: str
-    kind: str
-    id: str
-
-
-INVOKE_STREAM_ACTION: Final = "bedrock:InvokeModelWithResponseStream"
-"""ConverseStream is authorized by the same action as InvokeModelWithResponseStream."""
-SAGEMAKER_STREAM_ACTION: Final = "sagemaker:InvokeEndpointWithResponseStream"
-SECRET_ACTION: Final = "secretsmanager:GetSecretValue"
-PARAMETER_ACTION: Final = "ssm:GetParameter"
+def geo_prefix(model_id: str) -> str | None:
+    """The geography (`us`, `eu`, `global`, ...) when `model_id` names a cross-region inference profile, else None."""
+    prefix, dot, _ = model_id.partition(".")
+    return prefix if dot and prefix in GEOGRAPHIES else None
 
 
 def strip_geo_prefix(model_id: str) -> str:
     """The foundation model id inside a cross-region inference profile id (`us.meta.llama3-...` → `meta.llama3-...`)."""
-    for prefix in GEO_PREFIXES:
-        if model_id.startswith(prefix):
-            return model_id[len(prefix) :]
-    return model_id
+    return model_id.partition(".")[2] if geo_prefix(model_id) else model_id
 
 
 def family_for_model_id(model_id: str) -> str | None:
@@ -209,7 +196,7 @@ def parse_catalogue(data: Mapping[str, Any] | str) -> Catalogue:
         try:
             data = json.loads(data)
         except ValueError as exc:
-            raise CatalogueError(f"{ENV_MODELS} is not valid JSON: {exc}") from exc
+            raise CatalogueError(f"{env_vars.MODELS} is not valid JSON: {exc}") from exc
     if not isinstance(data, Mapping):
         raise CatalogueError(f'the catalogue must be a JSON object {{"default": ..., "models": {{...}}}}, got {data!r}')
     problems: list[str] = []
@@ -239,68 +226,37 @@ def parse_catalogue(data: Mapping[str, Any] | str) -> Catalogue:
 def single_model_catalogue(model_id: str) -> Catalogue:
     """The catalogue when only `RELAY_MODEL_ID` is set: that id is the alias, served as Anthropic Messages."""
     if not model_id.strip():
-        raise CatalogueError(f"neither {ENV_MODELS} nor {ENV_MODEL_ID} is set: no model to serve")
+        raise CatalogueError(f"neither {env_vars.MODELS} nor {env_vars.MODEL_ID} is set: no model to serve")
     spec = ModelSpec(alias=model_id, provider=BEDROCK, model_id=model_id, family=ANTHROPIC_MESSAGES)
     return Catalogue(default=model_id, models={model_id: spec})
 
 
 def load_catalogue(environ: Mapping[str, str] | None = None) -> Catalogue:
-    """The catalogue from the environment: `RELAY_MODELS` when set, else the single `RELAY_MODEL_ID`."""
+    """The catalogue of an environment (default `os.environ`): `RELAY_MODELS` when set, else the single
+    `RELAY_MODEL_ID`. Parsed once per distinct value; raises CatalogueError when invalid."""
     env = os.environ if environ is None else environ
-    raw = env.get(ENV_MODELS, "").strip()
-    if raw:
-        return parse_catalogue(raw)
-    return single_model_catalogue(env.get(ENV_MODEL_ID, ""))
+    return _load(env.get(env_vars.MODELS, "").strip(), env.get(env_vars.MODEL_ID, ""))
+
+
+def resolve_spec(alias: str | None, environ: Mapping[str, str] | None = None) -> ModelSpec:
+    """The spec of a client's `model` (None = the default) in the loaded catalogue. Raises UnknownModelError, or
+    CatalogueError when the catalogue is invalid."""
+    current = load_catalogue(environ)
+    spec = current.get(alias)
+    if spec is None:
+        raise UnknownModelError(alias or "", current.aliases)
+    return spec
+
+
+@lru_cache(maxsize=8)
+def _load(models: str, model_id: str) -> Catalogue:
+    return parse_catalogue(models) if models else single_model_catalogue(model_id)
 
 
 def to_env_value(catalogue: Catalogue | Mapping[str, Any]) -> str:
     """The `RELAY_MODELS` value for a catalogue (validated first): what the stack and localgw put in the env."""
     parsed = catalogue if isinstance(catalogue, Catalogue) else parse_catalogue(catalogue)
     return json.dumps(parsed.to_json(), separators=(",", ":"), sort_keys=False)
-
-
-def iam_targets(catalogue: Catalogue) -> list[IamTarget]:
-    """Every IAM grant the catalogue's models need, without duplicates, in catalogue order."""
-    targets: list[IamTarget] = []
-    for spec in catalogue.models.values():
-        for target in _targets_for(spec):
-            if target not in targets:
-                targets.append(target)
-    return targets
-
-
-def target_arns(target: IamTarget, *, region: str, account: str, partition: str = "aws") -> list[str]:
-    """The resource ARNs of a target that is not a `bedrock-model` (those follow `stacks.bedrock_access`).
-    `region`, `account` and `partition` may be CloudFormation tokens or `${AWS::...}` placeholders."""
-    if target.kind == "sagemaker-endpoint":
-        # SageMaker lower-cases endpoint names in ARNs.
-        return [f"arn:{partition}:sagemaker:{region}:{account}:endpoint/{target.id.lower()}"]
-    if target.kind == "ssm-parameter":
-        if target.id.startswith("arn:"):
-            return [target.id]
-        return [f"arn:{partition}:ssm:{region}:{account}:parameter/{target.id.lstrip('/')}"]
-    if target.kind == "secret":
-        # A complete secret ARN ends with Secrets Manager's random 6-character suffix; a partial one (the name
-        # only) is matched by IAM through the `-??????` wildcard AWS documents for that case.
-        return [target.id if _SECRET_SUFFIX.search(target.id) else f"{target.id}-??????"]
-    if target.kind == "bedrock-arn":
-        return [target.id]
-    raise ValueError(f"{target.kind} targets are granted by stacks.bedrock_access.model_grants, not by ARN here")
-
-
-def _targets_for(spec: ModelSpec) -> list[IamTarget]:
-    if spec.provider in (BEDROCK, BEDROCK_CONVERSE):
-        model_id = spec.model_id or ""
-        return [
-            IamTarget(INVOKE_STREAM_ACTION, "bedrock-arn" if model_id.startswith("arn:") else "bedrock-model", model_id)
-        ]
-    if spec.provider == SAGEMAKER:
-        return [IamTarget(SAGEMAKER_STREAM_ACTION, "sagemaker-endpoint", spec.endpoint_name or "")]
-    if spec.api_key_secret_arn:
-        return [IamTarget(SECRET_ACTION, "secret", spec.api_key_secret_arn)]
-    if spec.api_key_parameter:
-        return [IamTarget(PARAMETER_ACTION, "ssm-parameter", spec.api_key_parameter)]
-    return []
 
 
 def _parse_entry(alias: str, entry: Any, problems: list[str]) -> ModelSpec | None:
