@@ -24,7 +24,8 @@ import jwt
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from lambdas.auth import config as auth_env
+from lambdas import env_vars
+from lambdas.auth.config import check_fetchable
 from lambdas.auth.exceptions import AuthNotConfiguredError
 
 DEV_AUDIENCE = "ws-relay-local"
@@ -65,7 +66,7 @@ class DevIssuer:
         # The authorizer fetches keys over plain http from loopback hosts only: use 127.0.0.1 even when the
         # gateway listens on 0.0.0.0 (the authorizer runs in the gateway's own process).
         try:
-            auth_env.check_fetchable(value, "base_url")
+            check_fetchable(value, "base_url")
         except AuthNotConfiguredError as exc:
             raise ValueError(str(exc)) from exc
         self._base_url = value.rstrip("/")
@@ -118,10 +119,10 @@ class DevIssuer:
     def env(self) -> dict[str, str]:
         """The RELAY_AUTH_* variables under which the authorizer accepts this issuer's tokens."""
         return {
-            auth_env.ENV_ISSUER: self.issuer,
-            auth_env.ENV_AUDIENCE: self.audience,
-            auth_env.ENV_JWKS_URL: self.jwks_url,
-            auth_env.ENV_TOKEN_USE: "",
+            env_vars.AUTH_ISSUER: self.issuer,
+            env_vars.AUTH_AUDIENCE: self.audience,
+            env_vars.AUTH_JWKS_URL: self.jwks_url,
+            env_vars.AUTH_TOKEN_USE: "",
         }
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import jwt
 import pytest
 
-from lambdas import auth
+from lambdas import auth, env_vars
 from lambdas.handlers import authorizer
 from localgw.authorization import decide
 from tests.auth_fakes import (
@@ -37,15 +37,20 @@ def issuer(jwks_running: JwksServer, monkeypatch: pytest.MonkeyPatch) -> Iterato
     fake = FakeIssuer(jwks_running.url)
     fake.add_key("RS256", kid="rsa-1")
     jwks_running.serve_json(JWKS_PATH, fake.jwks)
-    monkeypatch.setenv(auth.ENV_ISSUER, fake.url)
-    monkeypatch.setenv(auth.ENV_AUDIENCE, AUDIENCE)
+    monkeypatch.setenv(env_vars.AUTH_ISSUER, fake.url)
+    monkeypatch.setenv(env_vars.AUTH_AUDIENCE, AUDIENCE)
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-    for name in (auth.ENV_TOKEN_USE, auth.ENV_JWKS_URL, auth.ENV_OIDC_DISCOVERY, auth.ENV_LEEWAY_SECONDS):
+    for name in (
+        env_vars.AUTH_TOKEN_USE,
+        env_vars.AUTH_JWKS_URL,
+        env_vars.AUTH_OIDC_DISCOVERY,
+        env_vars.AUTH_LEEWAY_SECONDS,
+    ):
         monkeypatch.delenv(name, raising=False)
-    auth.settings.cache_clear()
+    auth.auth_settings.cache_clear()
     auth.clear_caches()
     yield fake
-    auth.settings.cache_clear()
+    auth.auth_settings.cache_clear()
     auth.clear_caches()
 
 
@@ -164,8 +169,8 @@ def test_an_unreachable_issuer_denies_and_alerts_the_operator(
 def test_a_missing_configuration_denies_everyone(
     issuer: FakeIssuer, monkeypatch: pytest.MonkeyPatch, logs: LogCapture
 ) -> None:
-    monkeypatch.delenv(auth.ENV_AUDIENCE)
-    auth.settings.cache_clear()
+    monkeypatch.delenv(env_vars.AUTH_AUDIENCE)
+    auth.auth_settings.cache_clear()
 
     answer = authorize(authorizer_event(query={"token": issuer.token("rsa-1")}))
 

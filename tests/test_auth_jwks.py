@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from lambdas import auth
+from lambdas import auth, env_vars
 from lambdas.auth import jwks
 from lambdas.auth.jwks import JWKS_MAX_AGE_S, MAX_STALE_S, MIN_REFRESH_INTERVAL_S, RETRY_AFTER_FAILURE_S
 from tests.auth_fakes import AUDIENCE, JWKS_PATH, FakeIssuer, JwksServer, LogCapture, ManualClock, capture_logs
@@ -234,17 +234,22 @@ def test_the_module_level_cache_is_shared_by_every_invocation(
     jwks_server: JwksServer, issuer: FakeIssuer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Hermetic: a gateway started earlier in this process may have left its own RELAY_AUTH_* values behind.
-    for name in (auth.ENV_JWKS_URL, auth.ENV_TOKEN_USE, auth.ENV_OIDC_DISCOVERY, auth.ENV_LEEWAY_SECONDS):
+    for name in (
+        env_vars.AUTH_JWKS_URL,
+        env_vars.AUTH_TOKEN_USE,
+        env_vars.AUTH_OIDC_DISCOVERY,
+        env_vars.AUTH_LEEWAY_SECONDS,
+    ):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv(auth.ENV_ISSUER, issuer.url)
-    monkeypatch.setenv(auth.ENV_AUDIENCE, f"someone-else, {AUDIENCE}")
-    auth.settings.cache_clear()
+    monkeypatch.setenv(env_vars.AUTH_ISSUER, issuer.url)
+    monkeypatch.setenv(env_vars.AUTH_AUDIENCE, f"someone-else, {AUDIENCE}")
+    auth.auth_settings.cache_clear()
     auth.clear_caches()
     try:
         for _ in range(5):
             assert auth.verify(issuer.token("ec-1")).user_id == "user-1"
     finally:
-        auth.settings.cache_clear()
+        auth.auth_settings.cache_clear()
         auth.clear_caches()
 
     assert jwks_server.hits[JWKS_PATH] == 1
@@ -256,22 +261,22 @@ def test_the_module_level_cache_is_shared_by_every_invocation(
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     for name in (
-        auth.ENV_ISSUER,
-        auth.ENV_AUDIENCE,
-        auth.ENV_TOKEN_USE,
-        auth.ENV_JWKS_URL,
-        auth.ENV_OIDC_DISCOVERY,
-        auth.ENV_LEEWAY_SECONDS,
+        env_vars.AUTH_ISSUER,
+        env_vars.AUTH_AUDIENCE,
+        env_vars.AUTH_TOKEN_USE,
+        env_vars.AUTH_JWKS_URL,
+        env_vars.AUTH_OIDC_DISCOVERY,
+        env_vars.AUTH_LEEWAY_SECONDS,
     ):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
 
 def test_settings_from_the_environment(env: pytest.MonkeyPatch) -> None:
-    env.setenv(auth.ENV_ISSUER, "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc")
-    env.setenv(auth.ENV_AUDIENCE, " app1 ,app2,, ")
-    env.setenv(auth.ENV_TOKEN_USE, "access")
-    env.setenv(auth.ENV_LEEWAY_SECONDS, "30")
+    env.setenv(env_vars.AUTH_ISSUER, "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc")
+    env.setenv(env_vars.AUTH_AUDIENCE, " app1 ,app2,, ")
+    env.setenv(env_vars.AUTH_TOKEN_USE, "access")
+    env.setenv(env_vars.AUTH_LEEWAY_SECONDS, "30")
 
     config = auth.AuthSettings.from_env()
 
@@ -283,8 +288,8 @@ def test_settings_from_the_environment(env: pytest.MonkeyPatch) -> None:
 
 
 def test_defaults_leeway_60_and_no_token_use_check(env: pytest.MonkeyPatch) -> None:
-    env.setenv(auth.ENV_ISSUER, "https://issuer.example")
-    env.setenv(auth.ENV_AUDIENCE, "app")
+    env.setenv(env_vars.AUTH_ISSUER, "https://issuer.example")
+    env.setenv(env_vars.AUTH_AUDIENCE, "app")
 
     config = auth.AuthSettings.from_env()
 
@@ -300,12 +305,20 @@ def test_defaults_leeway_60_and_no_token_use_check(env: pytest.MonkeyPatch) -> N
     "variables",
     [
         {},
-        {auth.ENV_ISSUER: "https://issuer.example"},
-        {auth.ENV_AUDIENCE: "app"},
-        {auth.ENV_ISSUER: "http://issuer.example", auth.ENV_AUDIENCE: "app"},
-        {auth.ENV_ISSUER: "x", auth.ENV_AUDIENCE: "app", auth.ENV_JWKS_URL: "http://10.0.0.1/jwks"},
-        {auth.ENV_ISSUER: "https://i.example", auth.ENV_AUDIENCE: "app", auth.ENV_LEEWAY_SECONDS: "soon"},
-        {auth.ENV_ISSUER: "https://i.example", auth.ENV_AUDIENCE: "app", auth.ENV_LEEWAY_SECONDS: "3600"},
+        {env_vars.AUTH_ISSUER: "https://issuer.example"},
+        {env_vars.AUTH_AUDIENCE: "app"},
+        {env_vars.AUTH_ISSUER: "http://issuer.example", env_vars.AUTH_AUDIENCE: "app"},
+        {env_vars.AUTH_ISSUER: "x", env_vars.AUTH_AUDIENCE: "app", env_vars.AUTH_JWKS_URL: "http://10.0.0.1/jwks"},
+        {
+            env_vars.AUTH_ISSUER: "https://i.example",
+            env_vars.AUTH_AUDIENCE: "app",
+            env_vars.AUTH_LEEWAY_SECONDS: "soon",
+        },
+        {
+            env_vars.AUTH_ISSUER: "https://i.example",
+            env_vars.AUTH_AUDIENCE: "app",
+            env_vars.AUTH_LEEWAY_SECONDS: "3600",
+        },
     ],
     ids=["nothing", "no audience", "no issuer", "issuer over http", "jwks over http", "leeway NaN", "leeway 1 h"],
 )
@@ -318,8 +331,8 @@ def test_incomplete_or_unsafe_settings_fail_closed(env: pytest.MonkeyPatch, vari
 
 
 def test_an_explicit_jwks_url_lets_the_issuer_be_any_string(env: pytest.MonkeyPatch) -> None:
-    env.setenv(auth.ENV_ISSUER, "urn:example:issuer")
-    env.setenv(auth.ENV_AUDIENCE, "app")
-    env.setenv(auth.ENV_JWKS_URL, "https://keys.example/jwks.json")
+    env.setenv(env_vars.AUTH_ISSUER, "urn:example:issuer")
+    env.setenv(env_vars.AUTH_AUDIENCE, "app")
+    env.setenv(env_vars.AUTH_JWKS_URL, "https://keys.example/jwks.json")
 
     assert auth.AuthSettings.from_env().jwks_url == "https://keys.example/jwks.json"

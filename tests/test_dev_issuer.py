@@ -14,7 +14,7 @@ import pytest
 import urllib3
 from aiohttp import web
 
-from lambdas import auth
+from lambdas import auth, env_vars
 from lambdas.handlers import authorizer
 from localgw.dev_issuer import DEFAULT_SUB, DEV_AUDIENCE, DevIssuer, add_routes
 from tests.auth_fakes import METHOD_ARN, FakeContext, authorizer_event
@@ -59,15 +59,15 @@ def dev(request: pytest.FixtureRequest) -> Iterator[DevIssuer]:
 
 @pytest.fixture
 def authorizer_env(dev: DevIssuer, monkeypatch: pytest.MonkeyPatch) -> Iterator[DevIssuer]:
-    for name in (auth.ENV_OIDC_DISCOVERY, auth.ENV_LEEWAY_SECONDS):
+    for name in (env_vars.AUTH_OIDC_DISCOVERY, env_vars.AUTH_LEEWAY_SECONDS):
         monkeypatch.delenv(name, raising=False)
     for name, value in dev.env().items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-    auth.settings.cache_clear()
+    auth.auth_settings.cache_clear()
     auth.clear_caches()
     yield dev
-    auth.settings.cache_clear()
+    auth.auth_settings.cache_clear()
     auth.clear_caches()
 
 
@@ -153,9 +153,9 @@ def test_the_jwks_holds_only_the_public_key(dev: DevIssuer) -> None:
 
 
 def test_oidc_discovery_against_the_dev_issuer(authorizer_env: DevIssuer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(auth.ENV_JWKS_URL)
-    monkeypatch.setenv(auth.ENV_OIDC_DISCOVERY, "true")
-    auth.settings.cache_clear()
+    monkeypatch.delenv(env_vars.AUTH_JWKS_URL)
+    monkeypatch.setenv(env_vars.AUTH_OIDC_DISCOVERY, "true")
+    auth.auth_settings.cache_clear()
 
     assert auth.verify(authorizer_env.mint("dave")).user_id == "dave"
 
@@ -177,10 +177,10 @@ def test_claims_can_be_overridden_to_make_refused_tokens(authorizer_env: DevIssu
 
 def test_env_names_what_the_authorizer_needs(dev: DevIssuer) -> None:
     assert dev.env() == {
-        auth.ENV_ISSUER: dev.issuer,
-        auth.ENV_AUDIENCE: DEV_AUDIENCE,
-        auth.ENV_JWKS_URL: f"{dev.issuer}/.well-known/jwks.json",
-        auth.ENV_TOKEN_USE: "",
+        env_vars.AUTH_ISSUER: dev.issuer,
+        env_vars.AUTH_AUDIENCE: DEV_AUDIENCE,
+        env_vars.AUTH_JWKS_URL: f"{dev.issuer}/.well-known/jwks.json",
+        env_vars.AUTH_TOKEN_USE: "",
     }
 
 

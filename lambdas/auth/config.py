@@ -1,7 +1,18 @@
-"""The authorizer's settings, read from the environment once per execution environment.
+"""The authorizer's settings, read from the environment once per execution environment (`auth_settings()`).
 
 The CDK stack writes these variables for the deployed authorizer; localgw writes them from its DevIssuer
-(`DevIssuer.env()`). Missing or unusable values make every token fail (fail closed), never pass.
+(`DevIssuer.env()`). Missing or unusable values make every token fail (fail closed), never pass. The variables
+(`lambdas.env_vars.AUTH_*`):
+
+- `RELAY_AUTH_ISSUER`: the exact `iss` of accepted tokens, e.g. `https://cognito-idp.{region}.amazonaws.com/{poolId}`;
+- `RELAY_AUTH_AUDIENCE`: comma-separated accepted audiences, matched against `aud` (ID tokens, OIDC) or `client_id`
+  (Cognito access tokens);
+- `RELAY_AUTH_TOKEN_USE`: optional comma-separated accepted `token_use` values (Cognito: `access`, `id`); empty means
+  not checked;
+- `RELAY_AUTH_JWKS_URL`: optional JWKS URL; default `{issuer}/.well-known/jwks.json` (Cognito's layout);
+- `RELAY_AUTH_OIDC_DISCOVERY`: `true` finds the JWKS URL once through `{issuer}/.well-known/openid-configuration`
+  (ignored with a JWKS URL);
+- `RELAY_AUTH_LEEWAY_SECONDS`: clock skew tolerated on `exp`, `nbf` and `iat`.
 """
 
 from __future__ import annotations
@@ -11,20 +22,8 @@ from dataclasses import dataclass
 from functools import cache
 from urllib.parse import urlsplit
 
+from lambdas import env_vars
 from lambdas.auth.exceptions import AuthNotConfiguredError
-
-ENV_ISSUER = "RELAY_AUTH_ISSUER"
-"""The exact `iss` of accepted tokens, e.g. `https://cognito-idp.{region}.amazonaws.com/{userPoolId}`."""
-ENV_AUDIENCE = "RELAY_AUTH_AUDIENCE"
-"""Comma-separated accepted audiences: matched against `aud` (ID tokens, OIDC) or `client_id` (Cognito access)."""
-ENV_TOKEN_USE = "RELAY_AUTH_TOKEN_USE"
-"""Optional comma-separated accepted `token_use` values (Cognito: `access`, `id`); empty means not checked."""
-ENV_JWKS_URL = "RELAY_AUTH_JWKS_URL"
-"""Optional JWKS URL; default `{issuer}/.well-known/jwks.json` (Cognito's layout)."""
-ENV_OIDC_DISCOVERY = "RELAY_AUTH_OIDC_DISCOVERY"
-"""`true`: find the JWKS URL once through `{issuer}/.well-known/openid-configuration` (ignored with a JWKS URL)."""
-ENV_LEEWAY_SECONDS = "RELAY_AUTH_LEEWAY_SECONDS"
-"""Clock skew tolerated on `exp`, `nbf` and `iat`."""
 
 DEFAULT_LEEWAY_SECONDS = 60
 MAX_LEEWAY_SECONDS = 600
@@ -46,17 +45,17 @@ class AuthSettings:
 
     def __post_init__(self) -> None:
         if not self.issuer:
-            raise AuthNotConfiguredError(f"{ENV_ISSUER} is not set")
+            raise AuthNotConfiguredError(f"{env_vars.AUTH_ISSUER} is not set")
         if not self.audiences:
             # Without an audience any client of the same issuer (another app of the same user pool) would pass.
-            raise AuthNotConfiguredError(f"{ENV_AUDIENCE} is not set")
+            raise AuthNotConfiguredError(f"{env_vars.AUTH_AUDIENCE} is not set")
         if not 0 <= self.leeway_seconds <= MAX_LEEWAY_SECONDS:
-            raise AuthNotConfiguredError(f"{ENV_LEEWAY_SECONDS} must be between 0 and {MAX_LEEWAY_SECONDS}")
+            raise AuthNotConfiguredError(f"{env_vars.AUTH_LEEWAY_SECONDS} must be between 0 and {MAX_LEEWAY_SECONDS}")
         # The keys are fetched from the JWKS URL when one is given, otherwise from under the issuer.
         if self.jwks_url is not None:
-            check_fetchable(self.jwks_url, ENV_JWKS_URL)
+            check_fetchable(self.jwks_url, env_vars.AUTH_JWKS_URL)
         else:
-            check_fetchable(self.issuer, ENV_ISSUER)
+            check_fetchable(self.issuer, env_vars.AUTH_ISSUER)
 
     @property
     def default_jwks_url(self) -> str:
@@ -68,17 +67,17 @@ class AuthSettings:
 
     @classmethod
     def from_env(cls) -> AuthSettings:
-        raw_leeway = os.environ.get(ENV_LEEWAY_SECONDS, "").strip()
+        raw_leeway = os.environ.get(env_vars.AUTH_LEEWAY_SECONDS, "").strip()
         try:
             leeway = int(raw_leeway) if raw_leeway else DEFAULT_LEEWAY_SECONDS
         except ValueError as exc:
-            raise AuthNotConfiguredError(f"{ENV_LEEWAY_SECONDS} must be an integer") from exc
+            raise AuthNotConfiguredError(f"{env_vars.AUTH_LEEWAY_SECONDS} must be an integer") from exc
         return cls(
-            issuer=os.environ.get(ENV_ISSUER, "").strip(),
-            audiences=_csv(ENV_AUDIENCE),
-            token_uses=_csv(ENV_TOKEN_USE),
-            jwks_url=os.environ.get(ENV_JWKS_URL, "").strip() or None,
-            oidc_discovery=os.environ.get(ENV_OIDC_DISCOVERY, "").strip().lower() in ("1", "true", "yes"),
+            issuer=os.environ.get(env_vars.AUTH_ISSUER, "").strip(),
+            audiences=_csv(env_vars.AUTH_AUDIENCE),
+            token_uses=_csv(env_vars.AUTH_TOKEN_USE),
+            jwks_url=os.environ.get(env_vars.AUTH_JWKS_URL, "").strip() or None,
+            oidc_discovery=os.environ.get(env_vars.AUTH_OIDC_DISCOVERY, "").strip().lower() in ("1", "true", "yes"),
             leeway_seconds=leeway,
         )
 
@@ -98,8 +97,8 @@ def _csv(name: str) -> frozenset[str]:
 
 
 @cache
-def settings() -> AuthSettings:
-    """This execution environment's settings (tests and localgw call `settings.cache_clear()` after a change).
+def auth_settings() -> AuthSettings:
+    """This execution environment's settings (tests and localgw call `auth_settings.cache_clear()` after a change).
 
     Raises AuthNotConfiguredError, and keeps raising it on every call: `cache` does not remember exceptions.
     """

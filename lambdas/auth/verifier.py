@@ -12,7 +12,7 @@ from typing import Any
 
 import jwt
 
-from lambdas.auth.config import AuthSettings, settings
+from lambdas.auth.config import AuthSettings, auth_settings
 from lambdas.auth.exceptions import (
     AlgorithmNotAllowedError,
     AudienceMismatchError,
@@ -133,7 +133,7 @@ class Verifier:
 
 def verify(token: str | None) -> Identity:
     """Verify with this execution environment's settings and its module-level JWKS cache."""
-    config = settings()
+    config = auth_settings()
     return Verifier(config, cache_for(config)).verify(token)
 
 

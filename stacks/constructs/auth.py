@@ -10,7 +10,7 @@ from aws_cdk import Duration, Fn, RemovalPolicy
 from aws_cdk import aws_cognito as cognito
 from constructs import Construct
 
-from lambdas.auth import config as auth_env
+from lambdas import env_vars
 from stacks.config import RelayConfig
 from stacks.nag import acknowledge
 
@@ -49,16 +49,16 @@ class RelayAuth(Construct):
             token_uses = config.auth_token_use
 
         self.environment: dict[str, str] = {
-            auth_env.ENV_ISSUER: self.issuer,
-            auth_env.ENV_AUDIENCE: audience,
-            auth_env.ENV_LEEWAY_SECONDS: str(config.auth_leeway_seconds),
+            env_vars.AUTH_ISSUER: self.issuer,
+            env_vars.AUTH_AUDIENCE: audience,
+            env_vars.AUTH_LEEWAY_SECONDS: str(config.auth_leeway_seconds),
         }
         if token_uses:
-            self.environment[auth_env.ENV_TOKEN_USE] = ",".join(token_uses)
+            self.environment[env_vars.AUTH_TOKEN_USE] = ",".join(token_uses)
         if config.auth_jwks_url:
-            self.environment[auth_env.ENV_JWKS_URL] = config.auth_jwks_url
+            self.environment[env_vars.AUTH_JWKS_URL] = config.auth_jwks_url
         if config.auth_oidc_discovery:
-            self.environment[auth_env.ENV_OIDC_DISCOVERY] = "true"
+            self.environment[env_vars.AUTH_OIDC_DISCOVERY] = "true"
 
 
 def _user_pool(scope: Construct, config: RelayConfig, removal_policy: RemovalPolicy) -> cognito.UserPool:
