@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
+
+from lambdas.providers.events import ErrorKind
 
 PROTOCOL_VERSION = 1
 
@@ -36,6 +39,8 @@ class ErrorCode(StrEnum):
     """The request names something that does not exist (or no longer does)."""
     CONNECTION_LOST = "connection_lost"
     """The client was gone longer than the grace period, so the answer was stopped; seen on resume/replay."""
+    CONFLICT = "conflict"
+    """Another connection resumed the answer: this one receives no more of it."""
 
 
 RETRYABLE_CODES: frozenset[str] = frozenset(
@@ -51,6 +56,30 @@ class StopReason(StrEnum):
     TOOL_USE = "tool_use"
     TIME_LIMIT = "time_limit"
     CANCELLED = "cancelled"
+
+
+UPSTREAM_ERROR_CODES: dict[ErrorKind, ErrorCode] = {
+    ErrorKind.THROTTLED: ErrorCode.THROTTLED,
+    ErrorKind.UNAVAILABLE: ErrorCode.UPSTREAM_UNAVAILABLE,
+    ErrorKind.MODEL_ERROR: ErrorCode.MODEL_ERROR,
+    ErrorKind.VALIDATION: ErrorCode.BAD_REQUEST,
+    ErrorKind.ACCESS_DENIED: ErrorCode.MODEL_ERROR,
+    ErrorKind.INTERNAL: ErrorCode.INTERNAL,
+}
+"""The error code a client sees for each kind of upstream failure."""
+
+
+def upstream_error_message(kind: ErrorKind, detail: str) -> str:
+    """What the client is told of an upstream failure: its kind, without upstream internals (ARNs, account ids);
+    `detail` (the upstream's message) only where it is the client's to fix."""
+    return {
+        ErrorKind.THROTTLED: "The model is busy (throttled); try again shortly.",
+        ErrorKind.UNAVAILABLE: "The model is unavailable right now; try again shortly.",
+        ErrorKind.MODEL_ERROR: "The model failed while answering.",
+        ErrorKind.VALIDATION: f"The model rejected the request: {detail[:300]}",
+        ErrorKind.ACCESS_DENIED: "The relay is not allowed to call this model.",
+        ErrorKind.INTERNAL: "The relay failed while reading the model's answer.",
+    }[kind]
 
 
 def new_request_id() -> str:
@@ -74,13 +103,18 @@ def done_frame(
     output_tokens: int | None,
     first_token_ms: int | None,
     total_ms: int,
+    estimated: Sequence[str] = (),
 ) -> dict[str, Any]:
+    """`estimated` names the usage counts the relay estimated because the model did not report them."""
+    usage: dict[str, Any] = {"inputTokens": input_tokens, "outputTokens": output_tokens}
+    if estimated:
+        usage["estimated"] = list(estimated)
     return {
         "type": "done",
         "requestId": request_id,
         "seq": seq,
         "stopReason": stop_reason,
-        "usage": {"inputTokens": input_tokens, "outputTokens": output_tokens},
+        "usage": usage,
         "metrics": {"firstTokenMs": first_token_ms, "totalMs": total_ms},
     }
 

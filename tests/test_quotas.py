@@ -19,8 +19,10 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from lambdas import quotas
-from lambdas.quotas import QuotaExceededError, Quotas, QuotaSettings, QuotaUnavailableError
+from lambdas import env_vars
+from lambdas.store import quotas
+from lambdas.store.errors import QuotaExceededError, QuotaUnavailableError
+from lambdas.store.quotas import Quotas, QuotaSettings
 from lambdas.table_schema import PARTITION_KEY, SORT_KEY
 
 TABLE = "relay-test"
@@ -90,12 +92,7 @@ def clock() -> Clock:
 
 
 def make(dynamodb: Any, clock: Clock, *, inflight: int = 2, daily: int = 200_000) -> Quotas:
-    return Quotas(
-        table_name=TABLE,
-        limits=QuotaSettings(inflight=inflight, daily_output_tokens=daily),
-        client=dynamodb,
-        clock=clock,
-    )
+    return Quotas(dynamodb, TABLE, QuotaSettings(inflight=inflight, daily_output_tokens=daily), clock=clock)
 
 
 # In-flight answers.
@@ -317,43 +314,46 @@ def test_dynamodb_failures_are_reported_as_quota_unavailable(clock: Clock) -> No
 
 
 def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(quotas.ENV_QUOTA_INFLIGHT, raising=False)
-    monkeypatch.delenv(quotas.ENV_QUOTA_DAILY_OUTPUT_TOKENS, raising=False)
+    monkeypatch.delenv(env_vars.QUOTA_INFLIGHT, raising=False)
+    monkeypatch.delenv(env_vars.QUOTA_DAILY_OUTPUT_TOKENS, raising=False)
     assert QuotaSettings.from_env() == QuotaSettings(inflight=2, daily_output_tokens=200_000)
 
-    monkeypatch.setenv(quotas.ENV_QUOTA_INFLIGHT, "0")
-    monkeypatch.setenv(quotas.ENV_QUOTA_DAILY_OUTPUT_TOKENS, "5000")
+    monkeypatch.setenv(env_vars.QUOTA_INFLIGHT, "0")
+    monkeypatch.setenv(env_vars.QUOTA_DAILY_OUTPUT_TOKENS, "5000")
     assert QuotaSettings.from_env() == QuotaSettings(inflight=0, daily_output_tokens=5000)
 
 
 @pytest.mark.parametrize("value", ["two", "-1"])
 def test_bad_settings_are_refused(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
-    monkeypatch.setenv(quotas.ENV_QUOTA_INFLIGHT, value)
+    monkeypatch.setenv(env_vars.QUOTA_INFLIGHT, value)
 
     with pytest.raises(ValueError):
         QuotaSettings.from_env()
 
 
-def test_the_module_functions_use_the_relay_table(dynamodb: AtomicCalls, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lambdas import clients
+def test_the_shared_store_uses_the_relay_table_and_the_environments_limits(
+    dynamodb: AtomicCalls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lambdas import clients, store
     from lambdas.config import settings as relay_settings
 
     monkeypatch.setenv("RELAY_TABLE_NAME", TABLE)
-    monkeypatch.setenv(quotas.ENV_QUOTA_INFLIGHT, "1")
-    monkeypatch.setenv(quotas.ENV_QUOTA_DAILY_OUTPUT_TOKENS, "100")
+    monkeypatch.setenv(env_vars.QUOTA_INFLIGHT, "1")
+    monkeypatch.setenv(env_vars.QUOTA_DAILY_OUTPUT_TOKENS, "100")
     relay_settings.cache_clear()
-    quotas.settings.cache_clear()
+    store.shared.cache_clear()
     clients.dynamodb.cache_clear()
     try:
-        quotas.acquire("alice", "r1", 60)
+        limits = store.shared().quotas
+        limits.acquire("alice", "r1", 60)
         with pytest.raises(QuotaExceededError):
-            quotas.acquire("alice", "r2", 60)
-        quotas.release("alice", "r1")
-        quotas.acquire("alice", "r2", 60)
+            limits.acquire("alice", "r2", 60)
+        limits.release("alice", "r1")
+        limits.acquire("alice", "r2", 60)
 
-        quotas.add("alice", 60)
-        assert quotas.check("alice") == 40
+        limits.add("alice", 60)
+        assert limits.check("alice") == 40
     finally:
         relay_settings.cache_clear()
-        quotas.settings.cache_clear()
+        store.shared.cache_clear()
         clients.dynamodb.cache_clear()

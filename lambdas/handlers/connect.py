@@ -7,8 +7,8 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent, event_source
 
-from lambdas import store
 from lambdas.observability import logger
+from lambdas.store import shared
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
@@ -16,7 +16,7 @@ from lambdas.observability import logger
 def handler(event: APIGatewayWebSocketEvent, context: Any) -> dict[str, Any]:
     request = event.request_context
     authorizer = (event.raw_event.get("requestContext") or {}).get("authorizer") or {}
-    store.put_connection(
+    shared().connections.put(
         request.connection_id, request.connected_at, request.identity.source_ip, authorizer.get("principalId")
     )
     logger.info("connected", extra={"connectionId": request.connection_id})

@@ -9,11 +9,11 @@ from aws_lambda_powertools.logging import correlation_paths
 from lambdas.handlers.actions import Frames, run_action
 from lambdas.observability import logger
 from lambdas.requests import Conversations
-from lambdas.store import conversations
+from lambdas.store import shared
 
 
 def list_conversations(message: Conversations, caller: str, event: dict[str, Any]) -> Frames:
-    page, cursor = conversations.list_for(caller, message.cursor, message.limit)
+    page, cursor = shared().conversations.list_for(caller, message.cursor, message.limit)
     return ({"type": "conversations", "conversations": page, "next": cursor},)
 
 

@@ -7,15 +7,15 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent, event_source
 
-from lambdas import store
 from lambdas.observability import logger
+from lambdas.store import shared
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @event_source(data_class=APIGatewayWebSocketEvent)
 def handler(event: APIGatewayWebSocketEvent, context: Any) -> dict[str, Any]:
     request = event.request_context
-    store.delete_connection(request.connection_id)
+    shared().connections.delete(request.connection_id)
     logger.info(
         "disconnected",
         extra={

@@ -16,13 +16,13 @@ from lambdas.handlers.actions import Frames, run_action
 from lambdas.observability import logger
 from lambdas.protocol import encode
 from lambdas.requests import History
-from lambdas.store import conversations
+from lambdas.store import shared
 
 _FRAME_BUDGET = TEXT_BUDGET - 1024  # room for the entries' other fields
 
 
 def history(message: History, caller: str, event: dict[str, Any]) -> Frames:
-    conversation = conversations.load(message.conversationId, caller)
+    conversation = shared().conversations.load(message.conversationId, caller)
     entries = []
     for turn in conversation.turns:
         for piece in split_text(turn.text, _FRAME_BUDGET) if turn.text else [""]:

@@ -1,13 +1,78 @@
-"""The relay's single DynamoDB table: connections, answers (request records and transcripts), conversations.
+"""The relay's single DynamoDB table: connections, answers, conversations and quotas (keys: `lambdas.store.keys`).
 
-| item | pk | sk |
-|---|---|---|
-| connection | `CONN#{connectionId}` | `META` |
-| answer (request) | `REQ#{requestId}` | `META`; its frames after it ends: `FRAMES#{part}` |
-| conversation | `CONV#{conversationId}` | `META`; turns: `TURN#{turn:05d}#{part:02d}` |
-| quotas | `USER#{userId}` | `INFLIGHT`, `TOKENS#{day}` (lambdas.quotas) |
+`Store` bundles one class per kind of item over one client and table; `shared()` is this execution environment's,
+built once from the settings (tests and localgw, which change the environment, call `shared.cache_clear()`).
+Tests build a `Store` over any client instead.
 """
 
-from lambdas.store.connections import delete_connection, get_connection, put_connection
+from __future__ import annotations
 
-__all__ = ["delete_connection", "get_connection", "put_connection"]
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+
+from lambdas import clients
+from lambdas.config import settings
+from lambdas.store.answers import Answers
+from lambdas.store.connections import Connections
+from lambdas.store.conversations import Conversations
+from lambdas.store.keys import Key
+from lambdas.store.quotas import Quotas, QuotaSettings
+from lambdas.store.table import Items, Table, Write
+
+
+@dataclass(frozen=True, slots=True)
+class Store:
+    table: Table
+    connections: Connections
+    answers: Answers
+    conversations: Conversations
+    quotas: Quotas
+
+    @classmethod
+    def over(
+        cls,
+        client: object,
+        table_name: str,
+        *,
+        limits: QuotaSettings | None = None,
+        connection_ttl_seconds: int = 2 * 3600 + 600,
+        answer_ttl_seconds: int = 24 * 3600,
+        conversation_ttl_seconds: int = 30 * 86400,
+        clock: Callable[[], float] = time.time,
+    ) -> Store:
+        return cls(
+            table=Table(client, table_name),
+            connections=Connections(client, table_name, ttl_seconds=connection_ttl_seconds, clock=clock),
+            answers=Answers(client, table_name, ttl_seconds=answer_ttl_seconds, clock=clock),
+            conversations=Conversations(client, table_name, ttl_seconds=conversation_ttl_seconds, clock=clock),
+            quotas=Quotas(client, table_name, limits or QuotaSettings(), clock=clock),
+        )
+
+    @classmethod
+    def from_settings(cls) -> Store:
+        """Over the shared DynamoDB client and the table, retention and quota limits of the environment."""
+        config = settings()
+        return cls.over(
+            clients.dynamodb(),
+            config.table_name,
+            limits=QuotaSettings.from_env(),
+            connection_ttl_seconds=config.connection_ttl_seconds,
+            answer_ttl_seconds=config.answer_ttl_seconds,
+            conversation_ttl_seconds=config.conversation_ttl_seconds,
+        )
+
+    def read(self, wanted: Sequence[Key], doing: str) -> Items:
+        """Consistent reads of items of any kind, batched."""
+        return self.table.batch_get(wanted, doing=doing) if wanted else {}
+
+    def transact(self, writes: Sequence[Write]) -> None:
+        """Writes of any kind, all or none."""
+        self.table.transact(writes)
+
+
+@cache
+def shared() -> Store:
+    """This execution environment's store."""
+    return Store.from_settings()

@@ -1,31 +1,39 @@
-"""Answers: who asked, where the frames go, cancel and resume requests, and the frames once the answer ended.
+"""Answer records: who asked, where the frames go, cancel and resume requests, and the frames once it ended.
 
-A streaming answer's record (`REQ#{requestId}` / `META`) is its control channel: `cancel` and `resume` handlers
-write to it, the streaming function reads it every ~250 ms (`poll_controls`, one batched read for all the answers a
-process streams). When the answer ends, its frames are stored (`FRAMES#{part}`) and the status moves on in one
-conditional update that returns the record as it was, so a resume that arrived in the very last moment is still
-seen and served.
+A record (`USER#{owner}` / `REQ#{requestId}`) is created by its answer's admission, in the same transaction as the
+conversation's turn and the in-flight lease. While the answer streams, the record is its control channel: `cancel`
+and `resume` write to it, the streaming function reads it every ~250 ms (`poll`, one batched read for all the
+answers a process streams). When the answer ends, its frames are stored in it (or, past one item's size, in
+`FRAMES#` items next to it) and its status moves on in one update that returns the record as it was, so a resume
+that arrived in the very last moment is still seen and served.
+
+A `cancel` that arrives before its answer exists (API Gateway does not order the messages of a connection) leaves a
+`cancel_pending` record: the admission that finds it ends the answer as cancelled without calling the model.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from lambdas import clients
-from lambdas.config import settings
-from lambdas.store.errors import ConflictError, StoreError
-from lambdas.store.items import MAX_PART_BYTES, from_item, key, query_all, to_item
-from lambdas.table_schema import PARTITION_KEY, TTL_ATTRIBUTE
+from lambdas.store import keys
+from lambdas.store.errors import ConflictError
+from lambdas.store.items import MAX_PART_BYTES, from_item, to_item
+from lambdas.store.table import Table, Write
+from lambdas.table_schema import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
 
 STREAMING = "streaming"
 ENDED = "ended"
+CANCEL_PENDING = "cancel_pending"
+"""A cancel came first: the answer has not been admitted yet, and will end as cancelled when it is."""
+CANCEL_PENDING_TTL_S = 600
+"""Expiry of a pending cancel nobody withdrew (its cancel handler failed): a cleanup, not a timing."""
+
+AnswerKey = tuple[str, str]
+"""(owner, requestId): a requestId names an answer only together with its owner."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,26 +48,31 @@ class Control:
 
 @dataclass(frozen=True, slots=True)
 class AnswerRecord:
-    request_id: str
     owner: str
+    request_id: str
     connection_id: str
     conversation_id: str
     status: str
     streaming_until: int
     """Epoch seconds after which a `streaming` answer's function must have ended (its Lambda timeout)."""
     transcript_parts: int
+    """FRAMES# items holding the frames of an ended answer; 0 when they are in the record itself."""
+    frames: str | None
     control: Control
 
     @classmethod
-    def from_values(cls, values: dict[str, Any]) -> AnswerRecord:
+    def from_item(cls, item: dict[str, Any]) -> AnswerRecord:
+        values = from_item(item)
+        owner, request_id = keys.answer_of(item)
         return cls(
-            request_id=values["requestId"],
-            owner=values["owner"],
-            connection_id=values["connectionId"],
+            owner=owner,
+            request_id=request_id,
+            connection_id=values.get("connectionId", ""),
             conversation_id=values.get("conversationId", ""),
             status=values["status"],
             streaming_until=int(values.get("streamingUntil", 0)),
             transcript_parts=int(values.get("transcriptParts", 0)),
+            frames=values.get("frames"),
             control=_control(values),
         )
 
@@ -67,13 +80,6 @@ class AnswerRecord:
     def lost(self) -> bool:
         """Still marked streaming although its function must have ended (it crashed or was killed)."""
         return self.status == STREAMING and time.time() > self.streaming_until + 5
-
-
-_REQUEST_PREFIX = "REQ#"
-
-
-def _key(request_id: str) -> dict[str, Any]:
-    return key(f"{_REQUEST_PREFIX}{request_id}", "META")
 
 
 def _control(values: dict[str, Any]) -> Control:
@@ -85,158 +91,239 @@ def _control(values: dict[str, Any]) -> Control:
     )
 
 
-def new_record_put(
-    request_id: str, owner: str, connection_id: str, conversation_id: str, streaming_seconds: float
-) -> dict[str, Any]:
-    """The `Put` creating a streaming answer's record; refused if the requestId was used."""
-    now = time.time()
-    return {
-        "Put": {
-            "TableName": settings().table_name,
-            "Item": {
-                **_key(request_id),
-                **to_item(
+class Answers:
+    """The answer records of one table."""
+
+    def __init__(
+        self, client: object, table_name: str, *, ttl_seconds: int, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._table = Table(client, table_name)
+        self._ttl_seconds = ttl_seconds
+        self._clock = clock
+
+    # Admission.
+
+    def create(
+        self, owner: str, request_id: str, connection_id: str, conversation_id: str, streaming_seconds: float
+    ) -> Write:
+        """The write creating a streaming answer's record; refused if the owner used the requestId before (or a
+        cancel for it is pending: the refusal returns the record as it is)."""
+        now = self._clock()
+        item = {
+            **keys.answer(owner, request_id),
+            **to_item(
+                {
+                    "owner": owner,
+                    "connectionId": connection_id,
+                    "conversationId": conversation_id,
+                    "status": STREAMING,
+                    "startedAt": int(now),
+                    "streamingUntil": int(now + streaming_seconds),
+                    TTL_ATTRIBUTE: int(now + self._ttl_seconds),
+                }
+            ),
+        }
+        return Write(
+            "answer",
+            "Put",
+            {
+                "Item": item,
+                "ConditionExpression": "attribute_not_exists(#pk)",
+                "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            },
+        )
+
+    def end_cancelled(self, owner: str, request_id: str, conversation_id: str, frames: list[dict[str, Any]]) -> Write:
+        """The write turning a pending cancel into the ended answer it cancelled, with its frames; refused if the
+        cancel was withdrawn meanwhile."""
+        return Write(
+            "answer",
+            "Update",
+            {
+                "Key": keys.answer(owner, request_id),
+                "UpdateExpression": "SET #status = :ended, frames = :frames, conversationId = :conversation, "
+                "#ttl = :ttl",
+                "ConditionExpression": "#status = :pending",
+                "ExpressionAttributeNames": {"#status": "status", "#ttl": TTL_ATTRIBUTE},
+                "ExpressionAttributeValues": to_item(
                     {
-                        "requestId": request_id,
-                        "owner": owner,
-                        "connectionId": connection_id,
-                        "conversationId": conversation_id,
-                        "status": STREAMING,
-                        "startedAt": int(now),
-                        "streamingUntil": int(now + streaming_seconds),
-                        TTL_ATTRIBUTE: int(now + settings().answer_ttl_seconds),
+                        ":ended": ENDED,
+                        ":pending": CANCEL_PENDING,
+                        ":frames": _encode(frames),
+                        ":conversation": conversation_id,
+                        ":ttl": int(self._clock() + self._ttl_seconds),
                     }
                 ),
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             },
-            "ConditionExpression": "attribute_not_exists(pk)",
-        }
-    }
+        )
 
+    # Reading.
 
-def get(request_id: str) -> AnswerRecord | None:
-    item = (
-        clients.dynamodb()
-        .get_item(TableName=settings().table_name, Key=_key(request_id), ConsistentRead=True)
-        .get("Item")
-    )
-    return None if item is None else AnswerRecord.from_values(from_item(item))
+    def get(self, owner: str, request_id: str) -> AnswerRecord | None:
+        item = self._table.get(keys.answer(owner, request_id), doing="reading the answer")
+        return None if item is None else AnswerRecord.from_item(item)
 
+    def poll(self, answers: Collection[AnswerKey]) -> dict[AnswerKey, Control]:
+        """The cheap check streaming answers make: consistent reads of four small attributes, for every given answer
+        in as few requests as DynamoDB allows (one per 100 answers). An answer whose record is gone reads as no
+        request."""
+        items = self._table.batch_get(
+            (keys.answer(owner, request_id) for owner, request_id in answers),
+            doing="reading cancel and resume requests",
+            # The key maps each item to its answer; the rest is what Control needs, nothing more.
+            projection=f"{PARTITION_KEY}, {SORT_KEY}, cancel, resumeConnection, resumeAfter, resumeNonce",
+        )
+        found = {keys.answer_of(item): _control(from_item(item)) for item in items.values()}
+        return {answer: found.get(answer, Control()) for answer in answers}
 
-MAX_BATCH_KEYS = 100
-"""Keys per BatchGetItem: DynamoDB's limit."""
-_CONTROL_READ_ATTEMPTS = 3
-"""Tries for keys DynamoDB leaves unprocessed (throttling); the next poll asks for whatever is still missing."""
+    def transcript(self, record: AnswerRecord) -> list[dict[str, Any]]:
+        """The frames of an ended answer, in seq order."""
+        if record.transcript_parts == 0:
+            return json.loads(record.frames) if record.frames else []
+        items = self._table.query_all(
+            doing="reading the answer's frames",
+            KeyConditionExpression="#pk = :pk AND begins_with(#sk, :frames)",
+            ExpressionAttributeNames={"#pk": PARTITION_KEY, "#sk": SORT_KEY},
+            ExpressionAttributeValues={
+                ":pk": {"S": keys.user_partition(record.owner)},
+                ":frames": {"S": keys.answer_frames_prefix(record.request_id)},
+            },
+            ConsistentRead=True,
+        )
+        frames: list[dict[str, Any]] = []
+        for item in sorted(items, key=keys.sk_of):
+            frames.extend(json.loads(item["frames"]["S"]))
+        return frames
 
+    # Cancel and resume.
 
-def poll_controls(request_ids: Collection[str]) -> dict[str, Control]:
-    """The cheap check streaming answers make: consistent reads of four small attributes, for every given answer in
-    as few requests as DynamoDB allows (one per 100 answers). An answer whose record is gone reads as no request;
-    one DynamoDB left unprocessed even after retries is missing from the result (its caller keeps what it knew)."""
-    table = settings().table_name
-    dynamodb = clients.dynamodb()
-    found: dict[str, Control] = {}
-    wanted = list(dict.fromkeys(request_ids))
-    for start in range(0, len(wanted), MAX_BATCH_KEYS):
-        batch = wanted[start : start + MAX_BATCH_KEYS]
-        keys: list[dict[str, Any]] = [_key(request_id) for request_id in batch]
-        for attempt in range(_CONTROL_READ_ATTEMPTS):
-            response = dynamodb.batch_get_item(
-                RequestItems={
-                    table: {
-                        "Keys": keys,
-                        "ConsistentRead": True,
-                        # The key maps each item to its answer; the rest is what Control needs, nothing more.
-                        "ProjectionExpression": f"{PARTITION_KEY}, cancel, resumeConnection, resumeAfter, resumeNonce",
-                    }
+    def request_cancel(self, owner: str, request_id: str) -> bool:
+        """Ask a streaming answer to stop; False if it is not streaming."""
+        return self._update_if_streaming(owner, request_id, "SET cancel = :yes", {":yes": {"BOOL": True}}) is not None
+
+    def cancel_before_start(self, owner: str, request_id: str, connection_id: str) -> bool:
+        """Leave a pending cancel for an answer not admitted yet; False if its record exists."""
+        now = self._clock()
+        item = {
+            **keys.answer(owner, request_id),
+            **to_item(
+                {
+                    "owner": owner,
+                    "connectionId": connection_id,
+                    "status": CANCEL_PENDING,
+                    "cancel": True,
+                    TTL_ATTRIBUTE: int(now + CANCEL_PENDING_TTL_S),
                 }
+            ),
+        }
+        try:
+            self._table.write(
+                Write(
+                    "cancel",
+                    "Put",
+                    {
+                        "Item": item,
+                        "ConditionExpression": "attribute_not_exists(#pk)",
+                        "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
+                    },
+                )
             )
-            for item in response.get("Responses", {}).get(table, []):
-                found[item[PARTITION_KEY]["S"].removeprefix(_REQUEST_PREFIX)] = _control(from_item(item))
-            keys = response.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
-            if not keys:
-                break
-            time.sleep(0.01 * 2**attempt)
-        unprocessed = {key[PARTITION_KEY]["S"].removeprefix(_REQUEST_PREFIX) for key in keys}
-        for request_id in batch:
-            if request_id not in found and request_id not in unprocessed:
-                found[request_id] = Control()  # no record (any more): nothing was asked
-    return found
-
-
-def request_cancel(request_id: str) -> bool:
-    """Ask a streaming answer to stop; False if it has already ended."""
-    return _update_if_streaming(request_id, "SET cancel = :yes", {":yes": {"BOOL": True}})
-
-
-def request_resume(request_id: str, connection_id: str, after: int) -> bool:
-    """Ask a streaming answer to continue on `connection_id` after seq `after`; False if it has already ended."""
-    return _update_if_streaming(
-        request_id,
-        "SET resumeConnection = :connection, resumeAfter = :after, connectionId = :connection ADD resumeNonce :one",
-        {":connection": {"S": connection_id}, ":after": {"N": str(after)}, ":one": {"N": "1"}},
-    )
-
-
-def _update_if_streaming(request_id: str, expression: str, values: dict[str, Any]) -> bool:
-    try:
-        clients.dynamodb().update_item(
-            TableName=settings().table_name,
-            Key=_key(request_id),
-            UpdateExpression=expression,
-            ConditionExpression="#status = :streaming",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={**values, ":streaming": {"S": STREAMING}},
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+        except ConflictError:
             return False
-        raise StoreError(str(exc)) from exc
-    except BotoCoreError as exc:
-        raise StoreError(str(exc)) from exc
-    return True
+        return True
 
+    def withdraw_cancel(self, owner: str, request_id: str) -> bool:
+        """Remove a pending cancel no answer took; False if an admission took it first."""
+        try:
+            self._table.write(
+                Write(
+                    "withdraw",
+                    "Delete",
+                    {
+                        "Key": keys.answer(owner, request_id),
+                        "ConditionExpression": "#status = :pending",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": {":pending": {"S": CANCEL_PENDING}},
+                    },
+                )
+            )
+        except ConflictError:
+            return False
+        return True
 
-def end(request_id: str, frames: list[dict[str, Any]]) -> Control:
-    """Store the answer's frames and mark it ended; returns the control state as it was just before, so the caller
-    can serve a resume that it had not seen yet."""
-    parts = _transcript_parts(frames)
-    table = settings().table_name
-    ttl = {"N": str(int(time.time() + settings().answer_ttl_seconds))}
-    dynamodb = clients.dynamodb()
-    for index, part in enumerate(parts):
-        dynamodb.put_item(
-            TableName=table,
-            Item={**key(f"REQ#{request_id}", f"FRAMES#{index:04d}"), "frames": {"S": part}, TTL_ATTRIBUTE: ttl},
+    def request_resume(self, owner: str, request_id: str, connection_id: str, after: int) -> str | None:
+        """Ask a streaming answer to continue on `connection_id` after seq `after`. Returns the connection the
+        answer was going to until now; None if it is not streaming."""
+        old = self._update_if_streaming(
+            owner,
+            request_id,
+            "SET resumeConnection = :connection, resumeAfter = :after, connectionId = :connection ADD resumeNonce :one",
+            {":connection": {"S": connection_id}, ":after": {"N": str(after)}, ":one": {"N": "1"}},
         )
-    old = dynamodb.update_item(
-        TableName=table,
-        Key=_key(request_id),
-        UpdateExpression="SET #status = :ended, transcriptParts = :parts",
-        ExpressionAttributeNames={"#status": "status"},
-        ExpressionAttributeValues={":ended": {"S": ENDED}, ":parts": {"N": str(len(parts))}},
-        ReturnValues="ALL_OLD",
-    ).get("Attributes", {})
-    return _control(from_item(old))
+        return None if old is None else str(old.get("connectionId", {}).get("S", ""))
+
+    def _update_if_streaming(
+        self, owner: str, request_id: str, expression: str, values: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        try:
+            response = self._table.write(
+                Write(
+                    "control",
+                    "Update",
+                    {
+                        "Key": keys.answer(owner, request_id),
+                        "UpdateExpression": expression,
+                        "ConditionExpression": "#status = :streaming",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": {**values, ":streaming": {"S": STREAMING}},
+                        "ReturnValues": "ALL_OLD",
+                    },
+                )
+            )
+        except ConflictError:
+            return None
+        return response.get("Attributes", {})
+
+    # The end.
+
+    def end(self, owner: str, request_id: str, frames: list[dict[str, Any]]) -> Control:
+        """Store the answer's frames and mark it ended; returns the control state as it was just before, so the
+        caller can serve a resume that it had not seen yet. One update when the frames fit in the record."""
+        parts = _parts(frames)
+        ttl = {"N": str(int(self._clock() + self._ttl_seconds))}
+        inline = len(parts) == 1
+        if not inline:
+            for index, part in enumerate(parts):
+                item = {**keys.answer_frames(owner, request_id, index), "frames": {"S": part}, TTL_ATTRIBUTE: ttl}
+                self._table.write(Write("frames", "Put", {"Item": item}))
+        values: dict[str, Any] = {":ended": {"S": ENDED}, ":parts": {"N": "0" if inline else str(len(parts))}}
+        expression = "SET #status = :ended, transcriptParts = :parts"
+        if inline:
+            expression += ", frames = :frames"
+            values[":frames"] = {"S": parts[0]}
+        response = self._table.write(
+            Write(
+                "end",
+                "Update",
+                {
+                    "Key": keys.answer(owner, request_id),
+                    "UpdateExpression": expression,
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": values,
+                    "ReturnValues": "ALL_OLD",
+                },
+            )
+        )
+        return _control(from_item(response.get("Attributes", {})))
 
 
-def transcript(record: AnswerRecord) -> list[dict[str, Any]]:
-    """The frames of an ended answer, in seq order."""
-    if record.transcript_parts == 0:
-        return []
-    items = query_all(
-        clients.dynamodb(),
-        TableName=settings().table_name,
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :frames)",
-        ExpressionAttributeValues={":pk": {"S": f"REQ#{record.request_id}"}, ":frames": {"S": "FRAMES#"}},
-        ConsistentRead=True,
-    )
-    frames: list[dict[str, Any]] = []
-    for item in sorted(items, key=lambda item: item["sk"]["S"]):
-        frames.extend(json.loads(item["frames"]["S"]))
-    return frames
+def _encode(frames: list[dict[str, Any]]) -> str:
+    return "[" + ",".join(json.dumps(frame, ensure_ascii=False, separators=(",", ":")) for frame in frames) + "]"
 
 
-def _transcript_parts(frames: list[dict[str, Any]]) -> list[str]:
+def _parts(frames: list[dict[str, Any]]) -> list[str]:
     """Frames as JSON arrays, each small enough for one item."""
     parts: list[str] = []
     batch: list[str] = []
@@ -251,16 +338,3 @@ def _transcript_parts(frames: list[dict[str, Any]]) -> list[str]:
         size += width
     parts.append("[" + ",".join(batch) + "]")
     return parts
-
-
-def forget(request_id: str) -> None:
-    """Undo `new_record_put` for an answer that could not start (best effort: the record's TTL covers a failure)."""
-    with contextlib.suppress(ClientError, BotoCoreError):
-        clients.dynamodb().delete_item(TableName=settings().table_name, Key=_key(request_id))
-
-
-def conflict_from(exc: ClientError | BotoCoreError) -> StoreError:
-    """A conditional write's failure as the store's own error."""
-    if isinstance(exc, ClientError) and exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-        return ConflictError(str(exc))
-    return StoreError(str(exc))

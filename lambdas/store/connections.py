@@ -1,42 +1,43 @@
-"""Connections: who is connected, since when, from where (`pk = CONN#{connectionId}`, `sk = META`)."""
+"""Connections: who is connected, since when, from where (`CONN#{connectionId}` / `META`)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
-from lambdas import clients
-from lambdas.config import settings
-from lambdas.table_schema import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
+from lambdas.store import keys
+from lambdas.store.table import Table, Write
+from lambdas.table_schema import TTL_ATTRIBUTE
 
 
-def _connection_key(connection_id: str) -> dict[str, Any]:
-    return {PARTITION_KEY: {"S": f"CONN#{connection_id}"}, SORT_KEY: {"S": "META"}}
+class Connections:
+    """The connection items of one table."""
 
+    def __init__(
+        self, client: object, table_name: str, *, ttl_seconds: int, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._table = Table(client, table_name)
+        self._ttl_seconds = ttl_seconds
+        self._clock = clock
 
-def put_connection(connection_id: str, connected_at_ms: int, source_ip: str, user_id: str | None = None) -> None:
-    config = settings()
-    item: dict[str, Any] = {
-        **_connection_key(connection_id),
-        "connectionId": {"S": connection_id},
-        "connectedAt": {"N": str(connected_at_ms)},
-        "sourceIp": {"S": source_ip},
-        TTL_ATTRIBUTE: {"N": str(int(time.time()) + config.connection_ttl_seconds)},
-    }
-    if user_id:
-        item["userId"] = {"S": user_id}
-    clients.dynamodb().put_item(TableName=config.table_name, Item=item)
+    def put(self, connection_id: str, connected_at_ms: int, source_ip: str, user_id: str | None = None) -> None:
+        item: dict[str, Any] = {
+            **keys.connection(connection_id),
+            "connectionId": {"S": connection_id},
+            "connectedAt": {"N": str(connected_at_ms)},
+            "sourceIp": {"S": source_ip},
+            TTL_ATTRIBUTE: {"N": str(int(self._clock()) + self._ttl_seconds)},
+        }
+        if user_id:
+            item["userId"] = {"S": user_id}
+        self._table.write(Write("connection", "Put", {"Item": item}))
 
+    def get(self, connection_id: str) -> dict[str, Any] | None:
+        item = self._table.get(keys.connection(connection_id), doing="reading the connection")
+        if item is None:
+            return None
+        return {name: next(iter(value.values())) for name, value in item.items()}
 
-def get_connection(connection_id: str) -> dict[str, Any] | None:
-    response = clients.dynamodb().get_item(
-        TableName=settings().table_name, Key=_connection_key(connection_id), ConsistentRead=True
-    )
-    item = response.get("Item")
-    if item is None:
-        return None
-    return {name: next(iter(value.values())) for name, value in item.items()}
-
-
-def delete_connection(connection_id: str) -> None:
-    clients.dynamodb().delete_item(TableName=settings().table_name, Key=_connection_key(connection_id))
+    def delete(self, connection_id: str) -> None:
+        self._table.write(Write("connection", "Delete", {"Key": keys.connection(connection_id)}))

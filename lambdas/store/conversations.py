@@ -1,9 +1,9 @@
 """Conversations: an owner, numbered turns (user, assistant, user, ...), listed by owner newest first.
 
 A turn's text is stored in parts of at most 300 KB (`TURN#{turn:05d}#{part:02d}`), so no item ever nears
-DynamoDB's 400 KB limit however long an answer gets. Turn numbers are taken with a conditional write that moves
-the conversation's `turnCount` on only if nobody else did first. (Not a transaction: conditional writes in order,
-undone on conflict, cost half the write capacity and keep localgw's moto fast.)
+DynamoDB's 400 KB limit however long an answer gets. Turn numbers are taken by the write that moves the
+conversation's `turnCount` on only if nobody else did first; it goes in the admission's transaction with the
+user's turn, so a conversation never holds a turn whose answer was refused.
 """
 
 from __future__ import annotations
@@ -11,20 +11,24 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from lambdas import clients
-from lambdas.config import settings
 from lambdas.providers.base import Message
-from lambdas.store import answers
-from lambdas.store.answers import conflict_from
-from lambdas.store.errors import ForbiddenError, NotFoundError, StoreError
-from lambdas.store.items import from_item, key, query_all, split_utf8, to_item
-from lambdas.table_schema import OWNER_INDEX, OWNER_INDEX_PARTITION_KEY, OWNER_INDEX_SORT_KEY, TTL_ATTRIBUTE
+from lambdas.store import keys
+from lambdas.store.errors import ForbiddenError, NotFoundError
+from lambdas.store.items import from_item, split_utf8, to_item
+from lambdas.store.table import Table, Write
+from lambdas.table_schema import (
+    OWNER_INDEX,
+    OWNER_INDEX_PARTITION_KEY,
+    OWNER_INDEX_SORT_KEY,
+    PARTITION_KEY,
+    SORT_KEY,
+    TTL_ATTRIBUTE,
+)
 
 TITLE_CHARS = 80
 COMPLETE = "complete"
@@ -70,59 +74,8 @@ class Conversation:
         }
 
 
-def _pk(conversation_id: str) -> str:
-    return f"CONV#{conversation_id}"
-
-
-def _now_iso() -> str:
+def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def load(conversation_id: str, owner: str) -> Conversation:
-    """The conversation with its turns, in one query; NotFoundError / ForbiddenError."""
-    items = query_all(
-        clients.dynamodb(),
-        TableName=settings().table_name,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": _pk(conversation_id)}},
-        ConsistentRead=True,
-    )
-    meta = next((from_item(item) for item in items if item["sk"]["S"] == "META"), None)
-    if meta is None:
-        raise NotFoundError(f"no conversation {conversation_id!r}")
-    if meta["owner"] != owner:
-        raise ForbiddenError(f"conversation {conversation_id!r} belongs to another user")
-    return Conversation(
-        conversation_id=conversation_id,
-        owner=owner,
-        title=meta.get("title", ""),
-        created_at=meta.get("createdAt", ""),
-        updated_at=meta.get("updatedAt", ""),
-        turn_count=int(meta.get("turnCount", 0)),
-        turns=_turns([from_item(item) for item in items if item["sk"]["S"].startswith("TURN#")]),
-        exists=True,
-    )
-
-
-def _turns(parts: list[dict[str, Any]]) -> list[Turn]:
-    by_turn: dict[int, list[dict[str, Any]]] = {}
-    for part in sorted(parts, key=lambda part: part["sk"]):
-        by_turn.setdefault(int(part["turn"]), []).append(part)
-    turns = []
-    for number, pieces in sorted(by_turn.items()):
-        head = pieces[0]
-        turns.append(
-            Turn(
-                turn=number,
-                role=head["role"],
-                text="".join(piece.get("text", "") for piece in pieces),
-                request_id=head.get("requestId"),
-                status=head.get("status", COMPLETE),
-                stop=head.get("stop"),
-                at=head.get("at"),
-            )
-        )
-    return turns
 
 
 def context(conversation: Conversation, budget_chars: int) -> tuple[Message, ...]:
@@ -147,151 +100,174 @@ def context(conversation: Conversation, budget_chars: int) -> tuple[Message, ...
     return tuple(message for pair in reversed(kept) for message in pair)
 
 
-def start_turn(conversation: Conversation, user_text: str, request_id: str, answer_put: dict[str, Any]) -> int:
-    """Take the next two turn numbers (the user's and the answer's), store the user's turn and create the answer's
-    record, all or nothing. Returns the answer's turn number. ConflictError if another answer took the turn or the
-    requestId is in use."""
-    table = settings().table_name
-    now = _now_iso()
-    ttl = int(time.time() + settings().conversation_ttl_seconds)
-    user_turn = conversation.turn_count + 1
-    listing = {
-        "updatedAt": now,
-        OWNER_INDEX_PARTITION_KEY: f"USER#{conversation.owner}",
-        OWNER_INDEX_SORT_KEY: f"{now}#{conversation.conversation_id}",
-        TTL_ATTRIBUTE: ttl,
-    }
-    if conversation.exists:
-        meta_write: dict[str, Any] = {
-            "Update": {
-                "TableName": table,
-                "Key": key(_pk(conversation.conversation_id), "META"),
-                "UpdateExpression": "SET turnCount = :next, updatedAt = :at, #gsk = :gsk, #ttl = :ttl",
-                "ConditionExpression": "turnCount = :current AND #owner = :owner",
-                "ExpressionAttributeNames": {"#gsk": OWNER_INDEX_SORT_KEY, "#ttl": TTL_ATTRIBUTE, "#owner": "owner"},
-                "ExpressionAttributeValues": to_item(
-                    {
-                        ":next": user_turn + 1,
-                        ":current": conversation.turn_count,
-                        ":at": now,
-                        ":gsk": listing[OWNER_INDEX_SORT_KEY],
-                        ":ttl": ttl,
-                        ":owner": conversation.owner,
-                    }
-                ),
-            }
-        }
-    else:
-        meta_write = {
-            "Put": {
-                "TableName": table,
-                "Item": {
-                    **key(_pk(conversation.conversation_id), "META"),
-                    **to_item(
+class Conversations:
+    """The conversations of one table."""
+
+    def __init__(
+        self, client: object, table_name: str, *, ttl_seconds: int, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._table = Table(client, table_name)
+        self._ttl_seconds = ttl_seconds
+        self._clock = clock
+
+    def load(self, conversation_id: str, owner: str) -> Conversation:
+        """The conversation with its turns, in one query; NotFoundError / ForbiddenError."""
+        items = self._table.query_all(
+            doing="reading the conversation",
+            KeyConditionExpression="#pk = :pk",
+            ExpressionAttributeNames={"#pk": PARTITION_KEY},
+            ExpressionAttributeValues={":pk": {"S": keys.conversation_partition(conversation_id)}},
+            ConsistentRead=True,
+        )
+        meta = next((from_item(item) for item in items if keys.sk_of(item) == keys.META), None)
+        if meta is None:
+            raise NotFoundError(f"no conversation {conversation_id!r}")
+        if meta["owner"] != owner:
+            raise ForbiddenError(f"conversation {conversation_id!r} belongs to another user")
+        return Conversation(
+            conversation_id=conversation_id,
+            owner=owner,
+            title=meta.get("title", ""),
+            created_at=meta.get("createdAt", ""),
+            updated_at=meta.get("updatedAt", ""),
+            turn_count=int(meta.get("turnCount", 0)),
+            turns=_turns([from_item(item) for item in items if keys.sk_of(item).startswith(keys.TURN_PREFIX)]),
+            exists=True,
+        )
+
+    def start(self, conversation: Conversation, user_text: str) -> tuple[int, list[Write]]:
+        """The writes taking the next two turn numbers (the user's and the answer's) and storing the user's turn:
+        the conversation's `meta` write is refused if another answer took the turn first (or the conversation is
+        someone else's). Returns the answer's turn number with them; nothing is written here."""
+        now = now_iso()
+        ttl = self._ttl()
+        user_turn = conversation.turn_count + 1
+        position = keys.listing_position(now, conversation.conversation_id)
+        if conversation.exists:
+            meta = Write(
+                "meta",
+                "Update",
+                {
+                    "Key": keys.conversation(conversation.conversation_id),
+                    "UpdateExpression": "SET turnCount = :next, updatedAt = :at, #gsk = :gsk, #ttl = :ttl",
+                    "ConditionExpression": "turnCount = :current AND #owner = :owner",
+                    "ExpressionAttributeNames": {
+                        "#gsk": OWNER_INDEX_SORT_KEY,
+                        "#ttl": TTL_ATTRIBUTE,
+                        "#owner": "owner",
+                    },
+                    "ExpressionAttributeValues": to_item(
                         {
-                            "conversationId": conversation.conversation_id,
-                            "owner": conversation.owner,
-                            "title": _title(user_text),
-                            "createdAt": now,
-                            "turnCount": user_turn + 1,
-                            **listing,
+                            ":next": user_turn + 1,
+                            ":current": conversation.turn_count,
+                            ":at": now,
+                            ":gsk": position,
+                            ":ttl": ttl,
+                            ":owner": conversation.owner,
                         }
                     ),
                 },
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
-        }
-    dynamodb = clients.dynamodb()
-    # 1. The answer's record claims the requestId: a reused one is refused before anything else is written.
-    try:
-        dynamodb.put_item(**answer_put["Put"])
-    except (ClientError, BotoCoreError) as exc:
-        raise conflict_from(exc) from exc
-    # 2. The turn numbers: refused if another answer took them first (or the conversation is someone else's).
-    try:
-        if "Update" in meta_write:
-            dynamodb.update_item(**meta_write["Update"])
+            )
         else:
-            dynamodb.put_item(**meta_write["Put"])
-    except (ClientError, BotoCoreError) as exc:
-        answers.forget(request_id)
-        raise conflict_from(exc) from exc
-    # 3. The user's turn: its number is this answer's alone now. Should this write fail, the conversation keeps a
-    # gap there, which context() skips.
-    try:
-        for put in _turn_puts(conversation.conversation_id, Turn(user_turn, "user", user_text, at=now), ttl):
-            dynamodb.put_item(**put["Put"])
-    except (ClientError, BotoCoreError) as exc:
-        answers.forget(request_id)
-        raise StoreError(str(exc)) from exc
-    conversation.turn_count = user_turn + 1
-    conversation.exists = True
-    return user_turn + 1
-
-
-def add_answer(conversation_id: str, turn: Turn) -> None:
-    """Store the answer's turn (whatever its status: a partial answer is history too)."""
-    ttl = int(time.time() + settings().conversation_ttl_seconds)
-    dynamodb = clients.dynamodb()
-    try:
-        for put in _turn_puts(conversation_id, turn, ttl):
-            dynamodb.put_item(**put["Put"])
-    except (ClientError, BotoCoreError) as exc:
-        raise StoreError(str(exc)) from exc
-
-
-def _turn_puts(conversation_id: str, turn: Turn, ttl: int) -> list[dict[str, Any]]:
-    values = {
-        "turn": turn.turn,
-        "role": turn.role,
-        "requestId": turn.request_id,
-        "status": turn.status,
-        "stop": turn.stop,
-        "at": turn.at or _now_iso(),
-        TTL_ATTRIBUTE: ttl,
-    }
-    return [
-        {
-            "Put": {
-                "TableName": settings().table_name,
-                "Item": {
-                    **key(_pk(conversation_id), f"TURN#{turn.turn:05d}#{index:02d}"),
-                    **to_item({**values, "text": piece}),
-                },
+            item = {
+                **keys.conversation(conversation.conversation_id),
+                **to_item(
+                    {
+                        "conversationId": conversation.conversation_id,
+                        "owner": conversation.owner,
+                        "title": _title(user_text),
+                        "createdAt": now,
+                        "updatedAt": now,
+                        "turnCount": user_turn + 1,
+                        OWNER_INDEX_PARTITION_KEY: keys.owner_listing(conversation.owner),
+                        OWNER_INDEX_SORT_KEY: position,
+                        TTL_ATTRIBUTE: ttl,
+                    }
+                ),
             }
+            meta = Write(
+                "meta",
+                "Put",
+                {
+                    "Item": item,
+                    "ConditionExpression": "attribute_not_exists(#pk)",
+                    "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
+                },
+            )
+        turn = Turn(user_turn, "user", user_text, at=now)
+        return user_turn + 1, [meta, *self.turn_writes(conversation.conversation_id, turn)]
+
+    def turn_writes(self, conversation_id: str, turn: Turn) -> list[Write]:
+        """The writes storing one turn (whatever its status: a partial answer is history too), one per part."""
+        values = {
+            "turn": turn.turn,
+            "role": turn.role,
+            "requestId": turn.request_id,
+            "status": turn.status,
+            "stop": turn.stop,
+            "at": turn.at or now_iso(),
+            TTL_ATTRIBUTE: self._ttl(),
         }
-        for index, piece in enumerate(split_utf8(turn.text))
-    ]
+        return [
+            Write(
+                f"turn-{turn.turn}-{index}",
+                "Put",
+                {"Item": {**keys.turn(conversation_id, turn.turn, index), **to_item({**values, "text": piece})}},
+            )
+            for index, piece in enumerate(split_utf8(turn.text))
+        ]
+
+    def list_for(self, owner: str, cursor: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of the owner's conversations, most recently updated first, and the cursor of the next page."""
+        query: dict[str, Any] = {
+            "IndexName": OWNER_INDEX,
+            "KeyConditionExpression": "#gpk = :owner",
+            "ExpressionAttributeNames": {"#gpk": OWNER_INDEX_PARTITION_KEY},
+            "ExpressionAttributeValues": {":owner": {"S": keys.owner_listing(owner)}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if cursor:
+            query["ExclusiveStartKey"] = decode_cursor(cursor, owner)
+        response = self._table.query_page(doing="listing conversations", **query)
+        summaries = []
+        for item in response["Items"]:
+            values = from_item(item)
+            summaries.append(
+                Conversation(
+                    conversation_id=values["conversationId"],
+                    owner=owner,
+                    title=values.get("title", ""),
+                    updated_at=values.get("updatedAt", ""),
+                    turn_count=int(values.get("turnCount", 0)),
+                ).summary()
+            )
+        last = response.get("LastEvaluatedKey")
+        return summaries, (encode_cursor(last) if last else None)
+
+    def _ttl(self) -> int:
+        return int(self._clock() + self._ttl_seconds)
 
 
-def list_for(owner: str, cursor: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of the owner's conversations, most recently updated first, and the cursor of the next page."""
-    query: dict[str, Any] = {
-        "TableName": settings().table_name,
-        "IndexName": OWNER_INDEX,
-        "KeyConditionExpression": "#gpk = :owner",
-        "ExpressionAttributeNames": {"#gpk": OWNER_INDEX_PARTITION_KEY},
-        "ExpressionAttributeValues": {":owner": {"S": f"USER#{owner}"}},
-        "ScanIndexForward": False,
-        "Limit": limit,
-    }
-    if cursor:
-        query["ExclusiveStartKey"] = decode_cursor(cursor, owner)
-    response = clients.dynamodb().query(**query)
-    summaries = []
-    for item in response["Items"]:
-        values = from_item(item)
-        summaries.append(
-            Conversation(
-                conversation_id=values["conversationId"],
-                owner=owner,
-                title=values.get("title", ""),
-                updated_at=values.get("updatedAt", ""),
-                turn_count=int(values.get("turnCount", 0)),
-            ).summary()
+def _turns(parts: list[dict[str, Any]]) -> list[Turn]:
+    by_turn: dict[int, list[dict[str, Any]]] = {}
+    for part in sorted(parts, key=lambda part: part[SORT_KEY]):
+        by_turn.setdefault(int(part["turn"]), []).append(part)
+    turns = []
+    for number, pieces in sorted(by_turn.items()):
+        head = pieces[0]
+        turns.append(
+            Turn(
+                turn=number,
+                role=head["role"],
+                text="".join(piece.get("text", "") for piece in pieces),
+                request_id=head.get("requestId"),
+                status=head.get("status", COMPLETE),
+                stop=head.get("stop"),
+                at=head.get("at"),
+            )
         )
-    last = response.get("LastEvaluatedKey")
-    return summaries, (encode_cursor(last) if last else None)
+    return turns
 
 
 def encode_cursor(last_key: dict[str, Any]) -> str:
@@ -305,7 +281,7 @@ def decode_cursor(cursor: str, owner: str) -> dict[str, Any]:
         owner_key = last_key[OWNER_INDEX_PARTITION_KEY]["S"]
     except (ValueError, KeyError, TypeError) as exc:
         raise NotFoundError("invalid cursor") from exc
-    if owner_key != f"USER#{owner}":
+    if owner_key != keys.owner_listing(owner):
         raise ForbiddenError("cursor of another user's listing")
     return last_key
 

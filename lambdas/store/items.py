@@ -7,17 +7,11 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from lambdas.table_schema import PARTITION_KEY, SORT_KEY
-
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 MAX_PART_BYTES = 300_000
 """Text stored per item: DynamoDB's limit is 400 KB an item, attribute names and the other fields included."""
-
-
-def key(pk: str, sk: str) -> dict[str, Any]:
-    return {PARTITION_KEY: {"S": pk}, SORT_KEY: {"S": sk}}
 
 
 def to_item(values: dict[str, Any]) -> dict[str, Any]:
@@ -50,14 +44,3 @@ def split_utf8(text: str, max_bytes: int = MAX_PART_BYTES) -> list[str]:
         size += width
     pieces.append(text[start:])
     return pieces
-
-
-def query_all(client: Any, **query: Any) -> list[dict[str, Any]]:
-    """Every item a Query matches: DynamoDB returns at most 1 MB a call, and long answers are several MB."""
-    items: list[dict[str, Any]] = []
-    while True:
-        response = client.query(**query)
-        items.extend(response["Items"])
-        if "LastEvaluatedKey" not in response:
-            return items
-        query["ExclusiveStartKey"] = response["LastEvaluatedKey"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import time
 
@@ -131,19 +132,45 @@ def test_past_the_grace_period_a_resume_gets_the_partial_answer_and_connection_l
     assert_well_formed(frames, frames[0]["requestId"])
 
 
-def test_another_users_answer_and_conversation_are_forbidden(connect):
+def test_another_users_conversation_is_forbidden(connect):
     owner = connect("owner-user")
     first = ask(owner, f"private {FAST}", requestId="private-1")
     intruder = connect("intruder-user")
     for message in (
-        {"action": "resume", "requestId": "private-1", "after": -1},
-        {"action": "cancel", "requestId": "private-1"},
         {"action": "history", "conversationId": first[0]["conversationId"]},
         {"action": "sendtext", "text": "hijack", "conversationId": first[0]["conversationId"]},
     ):
         send(intruder, message)
         refusal = recv(intruder)
         assert (refusal["type"], refusal["code"]) == ("error", "forbidden"), message
+
+
+def test_request_ids_are_scoped_to_their_user(connect):
+    """Issue 13.7: another user's requestId is answered exactly like one that never existed, and is free for
+    anyone else to use."""
+    owner = connect("scoped-owner")
+    first = ask(owner, f"mine {FAST}", requestId="scoped-1")
+    assert first[-1]["type"] == "done"
+    intruder = connect("scoped-intruder")
+    refusals = {}
+    for message in (
+        {"action": "resume", "requestId": "scoped-1", "after": -1},
+        {"action": "cancel", "requestId": "scoped-1"},
+    ):
+        send(intruder, message)
+        refusal = recv(intruder)
+        refusals[message["action"]] = refusal
+        assert (refusal["type"], refusal["code"]) == ("error", "not_found"), message
+    send(intruder, {"action": "resume", "requestId": "never-was-anyones", "after": -1})
+    missing = recv(intruder)
+    assert json.dumps(missing).replace("never-was-anyones", "X") == json.dumps(refusals["resume"]).replace(
+        "scoped-1", "X"
+    )
+    # The same requestId is the intruder's own to use, and the owner's answer stays whole.
+    theirs = ask(intruder, f"also mine {FAST}", requestId="scoped-1")
+    assert theirs[-1]["type"] == "done"
+    send(owner, {"action": "resume", "requestId": "scoped-1", "after": -1})
+    assert collect(owner) == first
 
 
 def test_unknown_request_and_conversation_ids_are_not_found(connect):

@@ -10,6 +10,7 @@ from moto import mock_aws
 
 from lambdas import clients
 from lambdas.config import settings
+from lambdas.store import Store
 from localgw.dynamodb import LocalDynamoDB
 
 TABLE = "relay-unit"
@@ -30,3 +31,9 @@ def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         yield clients.dynamodb()
     clients.dynamodb.cache_clear()
     settings.cache_clear()
+
+
+@pytest.fixture
+def store(table: Any) -> Store:
+    """The relay's store over the moto table."""
+    return Store.over(table, TABLE)

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
+from lambdas.answer.relay import Outcome
+from lambdas.answer.report import report
 from lambdas.delivery.engine import Delivery, DeliveryOptions
-from lambdas.handlers import sendtext
-from lambdas.relay import Outcome
 from tests.unit.fakes import RecordingPoster
 
 
@@ -39,7 +39,7 @@ def test_an_answer_publishes_its_figures_as_emf_and_one_log_line(emitted):
     outcome = Outcome(stop_reason="end_turn", input_tokens=3, output_tokens=4, first_token_at=started + 0.2)
     event = {"requestContext": {"connectionId": "conn-1"}}
 
-    sendtext._record(event, "claude", outcome, delivery, started)
+    report(event, "claude", outcome, delivery, started)
 
     metrics, log = emitted()
     names = {metric["Name"] for metric in metrics["_aws"]["CloudWatchMetrics"][0]["Metrics"]}

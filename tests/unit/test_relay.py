@@ -6,10 +6,11 @@ import threading
 import time
 from collections.abc import Collection, Iterator
 
+from lambdas.answer.control import ControlWatcher, Resumes
+from lambdas.answer.relay import Guards, Outcome, relay
 from lambdas.delivery.engine import Delivery, DeliveryOptions
 from lambdas.providers.events import ErrorKind, Event, ReasoningDelta, Start, Stop, TextDelta, UpstreamError
-from lambdas.relay import Guards, Outcome, relay
-from lambdas.store.answers import Control
+from lambdas.store.answers import AnswerKey, Control
 from tests.unit.fakes import RecordingPoster, assert_well_formed
 
 
@@ -133,23 +134,24 @@ def test_zero_grace_closes_the_upstream_at_once():
 
 
 class FakeControls:
-    """What cancel and resume handlers wrote, read the way `answers.poll_controls` reads it: one call for many ids."""
+    """What cancel and resume handlers wrote, read the way `Answers.poll` reads it: one call for many answers."""
 
     def __init__(self) -> None:
         self.controls: dict[str, Control] = {}
         self.reads: list[list[str]] = []
         self.fail = False
 
-    def read(self, request_ids: Collection[str]) -> dict[str, Control]:
-        self.reads.append(sorted(request_ids))
+    def read(self, answers: Collection[AnswerKey]) -> dict[AnswerKey, Control]:
+        self.reads.append(sorted(request_id for _, request_id in answers))
         if self.fail:
             raise RuntimeError("table unavailable")
-        return {request_id: self.controls.get(request_id, Control()) for request_id in request_ids}
+        return {answer: self.controls.get(answer[1], Control()) for answer in answers}
 
 
 def run_answers(count: int, controls: FakeControls, cancel: set[int], interval_s: float = 0.02) -> list[Outcome]:
     """`count` answers at once in this process, all reading their control state through one reader."""
     outcomes: list[Outcome | None] = [None] * count
+    watcher = ControlWatcher(controls.read, interval_s)
     for index in cancel:
         controls.controls[f"req-{index}"] = Control(cancel=True)
 
@@ -159,7 +161,7 @@ def run_answers(count: int, controls: FakeControls, cancel: set[int], interval_s
         upstream = FakeUpstream([TextDelta(" word")], pause_s=0.005, endless=index in cancel)
         if index not in cancel:
             upstream = FakeUpstream([TextDelta(" word")] * 40 + [Stop("end_turn", 1, 40)], pause_s=0.005)
-        guards = Guards(plenty_of_time, tick_s=0.01, control=controls.read, control_interval_s=interval_s)
+        guards = Guards(plenty_of_time, tick_s=0.01, control=watcher.watch(("ann", f"req-{index}")))
         outcomes[index] = relay(upstream.stream(), delivery, guards, started_at=time.monotonic())
         assert delivery.wait(timeout=10)
 
@@ -213,9 +215,8 @@ def test_a_resume_request_retargets_the_answer_to_the_new_connection():
     guards = Guards(
         plenty_of_time,
         tick_s=0.01,
-        control=controls.read,
-        control_interval_s=0.02,
-        resume_to=lambda connection_id: second,
+        control=ControlWatcher(controls.read, 0.02).watch(("ann", "req-r")),
+        resumes=Resumes(delivery, lambda connection_id: second),
     )
     outcome = relay(upstream.stream(), delivery, guards, started_at=time.monotonic())
     assert delivery.wait(timeout=10)

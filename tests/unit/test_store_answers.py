@@ -2,33 +2,71 @@
 
 from __future__ import annotations
 
-from lambdas.store import answers
+from lambdas.store import Store
 from lambdas.store.answers import Control
+from lambdas.store.table import MAX_BATCH_KEYS
 
 
-def streaming(table, request_id: str) -> None:
-    table.put_item(**answers.new_record_put(request_id, "ann", "conn-1", "c1", 60)["Put"])
+def streaming(store: Store, request_id: str, owner: str = "ann") -> None:
+    store.transact([store.answers.create(owner, request_id, "conn-1", "c1", 60)])
 
 
-def test_one_read_covers_every_answer_even_beyond_one_batch(table):
-    ids = [f"r{index}" for index in range(answers.MAX_BATCH_KEYS + 30)]
-    for request_id in ids:
-        streaming(table, request_id)
-    assert answers.request_cancel("r7")
-    assert answers.request_resume("r120", "conn-2", 5)
+def test_one_read_covers_every_answer_even_beyond_one_batch(store):
+    answers = [("ann", f"r{index}") for index in range(MAX_BATCH_KEYS + 30)]
+    for _, request_id in answers:
+        streaming(store, request_id)
+    assert store.answers.request_cancel("ann", "r7")
+    assert store.answers.request_resume("ann", "r120", "conn-2", 5) == "conn-1"
 
-    controls = answers.poll_controls(ids)
+    controls = store.answers.poll(answers)
 
-    assert set(controls) == set(ids)
-    assert controls["r7"] == Control(cancel=True)
-    assert controls["r120"] == Control(resume_connection="conn-2", resume_after=5, resume_nonce=1)
-    assert all(controls[request_id] == Control() for request_id in ids if request_id not in {"r7", "r120"})
-
-
-def test_an_answer_without_a_record_reads_as_no_request(table):
-    streaming(table, "here")
-    assert answers.poll_controls(["here", "gone", "here"]) == {"here": Control(), "gone": Control()}
+    assert set(controls) == set(answers)
+    assert controls["ann", "r7"] == Control(cancel=True)
+    assert controls["ann", "r120"] == Control(resume_connection="conn-2", resume_after=5, resume_nonce=1)
+    assert all(controls[answer] == Control() for answer in answers if answer[1] not in {"r7", "r120"})
 
 
-def test_no_answers_means_no_request(table):
-    assert answers.poll_controls([]) == {}
+def test_an_answer_without_a_record_reads_as_no_request(store):
+    streaming(store, "here")
+    assert store.answers.poll([("ann", "here"), ("ann", "gone"), ("ann", "here")]) == {
+        ("ann", "here"): Control(),
+        ("ann", "gone"): Control(),
+    }
+
+
+def test_no_answers_means_no_request(store):
+    assert store.answers.poll([]) == {}
+
+
+def test_request_ids_are_scoped_to_their_owner(store):
+    streaming(store, "same", owner="ann")
+    streaming(store, "same", owner="bob")  # no conflict: another user's namespace
+
+    assert store.answers.get("ann", "same").owner == "ann"
+    assert store.answers.get("bob", "same").owner == "bob"
+    assert store.answers.get("eve", "same") is None
+    assert not store.answers.request_cancel("eve", "same")
+    assert store.answers.poll([("ann", "same")]) == {("ann", "same"): Control()}
+
+
+def test_a_cancel_before_the_answer_is_pending_until_withdrawn_or_taken(store):
+    assert store.answers.cancel_before_start("ann", "early", "conn-1")
+    assert not store.answers.cancel_before_start("ann", "early", "conn-1")  # one is pending already
+    assert store.answers.get("ann", "early").status == "cancel_pending"
+    assert store.answers.withdraw_cancel("ann", "early")
+    assert store.answers.get("ann", "early") is None
+
+    streaming(store, "started")
+    assert not store.answers.cancel_before_start("ann", "started", "conn-1")  # the answer exists
+    assert not store.answers.withdraw_cancel("ann", "started")
+    assert store.answers.get("ann", "started").status == "streaming"
+
+
+def test_frames_that_fit_are_stored_in_the_record_itself(store, table):
+    streaming(store, "small")
+    frames = [{"type": "start", "requestId": "small", "seq": 0}, {"type": "done", "requestId": "small", "seq": 1}]
+    assert store.answers.end("ann", "small", frames) == Control()
+    record = store.answers.get("ann", "small")
+    assert (record.status, record.transcript_parts) == ("ended", 0)
+    assert store.answers.transcript(record) == frames
+    assert len(table.scan(TableName="relay-unit")["Items"]) == 1

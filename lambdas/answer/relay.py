@@ -1,41 +1,41 @@
-"""One answer, from the provider's events to the delivery engine, with the guards a Lambda needs.
+"""The relay loop: one answer, from the provider's events to the delivery engine, with the guards a Lambda needs.
 
 The provider is read on its own thread so that this loop wakes at least every `tick_s` even while the model is
-silent: the Lambda time guard, the gone grace period (and later cancel checks) never wait on the model. Stopping
-early closes the provider's generator, which closes the upstream HTTP response so the model stops billing.
+silent: the Lambda time guard, the gone grace period and cancel requests never wait on the model. Stopping early
+closes the provider's generator, which closes the upstream HTTP response so the model stops billing.
+
+Usage the model did not report (an upstream format without it, an answer that ended before the model's usage event)
+is estimated from the generated text, so the daily token quota always charges what was generated.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import queue
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from lambdas import protocol
+from lambdas.answer.control import Resumes, Watch
 from lambdas.delivery.engine import Delivery
-from lambdas.delivery.poster import Poster
 from lambdas.observability import logger
 from lambdas.protocol import ErrorCode, StopReason
-from lambdas.providers.events import ErrorKind, Event, Stop, TextDelta, UpstreamError
+from lambdas.providers.events import ErrorKind, Event, ReasoningDelta, Stop, TextDelta, UpstreamError
 from lambdas.providers.upstream import STREAM_ENDED_EARLY
-from lambdas.store.answers import Control
-
-ERROR_CODES: dict[ErrorKind, ErrorCode] = {
-    ErrorKind.THROTTLED: ErrorCode.THROTTLED,
-    ErrorKind.UNAVAILABLE: ErrorCode.UPSTREAM_UNAVAILABLE,
-    ErrorKind.MODEL_ERROR: ErrorCode.MODEL_ERROR,
-    ErrorKind.VALIDATION: ErrorCode.BAD_REQUEST,
-    ErrorKind.ACCESS_DENIED: ErrorCode.MODEL_ERROR,
-    ErrorKind.INTERNAL: ErrorCode.INTERNAL,
-}
 
 _END = object()  # the reader thread's last item: the provider's iterator is exhausted
 
-ControlReader = Callable[[Collection[str]], Mapping[str, Control]]
-"""Reads what was asked of the given answers (cancel, resume): `lambdas.store.answers.poll_controls`."""
+CHARS_PER_TOKEN_ESTIMATE = 3
+"""For output the model did not count: the tokenizers of the served models average 3.5 to 4.5 characters a token
+on English prose and code, so counting a token per 3 characters (rounded up) charges a little more than was
+generated, never much less; cancelling or picking a model that reports no usage cannot make output free."""
+
+
+def estimate_tokens(chars: int) -> int:
+    return math.ceil(chars / CHARS_PER_TOKEN_ESTIMATE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +49,10 @@ class Guards:
     gone_grace_s: float = 10.0
     """How long to keep reading the model after the client is gone (room for a resume)."""
     tick_s: float = 0.25
-    control: ControlReader | None = None
-    """Reads cancel and resume requests (a table read): every `control_interval_s`, for all answers of the process
-    at once."""
-    control_interval_s: float = 0.25
-    resume_to: Callable[[str], Poster] | None = None
-    """A poster for a connection id, for resumes."""
+    control: Watch | None = None
+    """The answer's cancel and resume requests (`ControlWatcher.watch`); closed when the answer ends."""
+    resumes: Resumes | None = None
+    """Serves resume requests by moving the answer to the new connection."""
     on_end: Callable[[Outcome, str], None] | None = None
     """Called with the outcome and the answer's whole text right before the terminal frame is queued."""
 
@@ -64,14 +62,18 @@ class Outcome:
     """What happened to one answer: the figures of the per-answer log line and metrics."""
 
     status: str = "done"
-    """`done`, `error`, `gone` (client left, upstream closed) or `delivery_failed`."""
+    """`done`, `error`, `cancelled`, `gone` (client left, upstream closed) or `delivery_failed`."""
     stop_reason: str | None = None
     error_code: str | None = None
     upstream_error: str | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
+    estimated: tuple[str, ...] = ()
+    """The usage counts (`outputTokens`) estimated by the relay because the model did not report them."""
     first_token_at: float | None = None
     text_chars: int = 0
+    generated_chars: int = 0
+    """Answer text and reasoning: what the model generated, the basis of an estimate."""
     upstream_closed_early: bool = False
     resume_nonce: int = 0
     """The last resume request served (requests carry increasing nonces)."""
@@ -115,82 +117,22 @@ def relay(
     """Feed one answer's events to `delivery` until a terminal event, the time guard, or the client's departure."""
     answer = _Answer(delivery, guards, started_at, clock)
     reader = _Reader(events)
-    while True:
-        try:
-            item = reader.queue.get(timeout=guards.tick_s)
-        except queue.Empty:
-            item = None
-        if answer.handle(item) or answer.guard_stops():
-            break
-    answer.close()
+    try:
+        while True:
+            try:
+                item = reader.queue.get(timeout=guards.tick_s)
+            except queue.Empty:
+                item = None
+            if answer.handle(item) or answer.guard_stops():
+                break
+    finally:
+        answer.close()
     if not answer.ended_by_upstream:
         answer.outcome.upstream_closed_early = True
         reader.stop()
     if delivery.gone and answer.outcome.status == "done":
         answer.outcome.status = "gone"
     return answer.outcome
-
-
-class _ControlBoard:
-    """Cancel and resume requests for every answer of this process that uses one reader, read on one thread.
-
-    The reads happen off the relay loop, so a slow table read never stalls an answer's text. And one read every
-    interval serves all answers at once: on Lambda an execution environment streams one answer at a time, so
-    nothing changes there, but where many answers share a process (localgw runs every invocation in one) a thread
-    and a read per answer made hundreds of threads and requests a second for no new information.
-    """
-
-    def __init__(self, read: ControlReader, interval_s: float) -> None:
-        self._read = read
-        self._interval_s = interval_s
-        self._lock = threading.Lock()
-        self._latest: dict[str, Control] = {}
-        self._thread: threading.Thread | None = None
-
-    def watch(self, request_id: str) -> None:
-        with self._lock:
-            self._latest[request_id] = Control()
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="answer-control", daemon=True)
-                self._thread.start()
-
-    def latest(self, request_id: str) -> Control:
-        return self._latest.get(request_id, Control())
-
-    def forget(self, request_id: str) -> None:
-        with self._lock:
-            self._latest.pop(request_id, None)
-
-    def _run(self) -> None:
-        while True:
-            time.sleep(self._interval_s)
-            with self._lock:
-                request_ids = list(self._latest)
-                if not request_ids:
-                    self._thread = None  # the next watch() starts a new thread: none idles between answers
-                    return
-            try:
-                found = self._read(request_ids)
-            except Exception:  # a failed read must not end any answer: the next one may succeed
-                logger.warning("cancel/resume check failed", exc_info=True)
-                continue
-            with self._lock:
-                for request_id, control in found.items():
-                    if request_id in self._latest:  # not an answer that ended during the read
-                        self._latest[request_id] = control
-
-
-_boards: dict[tuple[ControlReader, float], _ControlBoard] = {}
-_boards_lock = threading.Lock()
-
-
-def _board(read: ControlReader, interval_s: float) -> _ControlBoard:
-    """The process's board for this reader and interval (sendtext always passes the same two)."""
-    with _boards_lock:
-        board = _boards.get((read, interval_s))
-        if board is None:
-            board = _boards[(read, interval_s)] = _ControlBoard(read, interval_s)
-        return board
 
 
 class _Answer:
@@ -205,9 +147,6 @@ class _Answer:
         self.ended_by_upstream = False
         self._gone_since: float | None = None
         self._text: list[str] = []
-        self._board = None if guards.control is None else _board(guards.control, guards.control_interval_s)
-        if self._board is not None:
-            self._board.watch(delivery.request_id)
 
     def handle(self, item: object) -> bool:
         """Relay one reader item; True when it ended the answer."""
@@ -216,6 +155,7 @@ class _Answer:
             if outcome.first_token_at is None:
                 outcome.first_token_at = self.clock()
             outcome.text_chars += len(item.text)
+            outcome.generated_chars += len(item.text)
             self._text.append(item.text)
             self.delivery.text(item.text)
             return False
@@ -231,7 +171,9 @@ class _Answer:
             self._finish_error(error)
             self.ended_by_upstream = True
             return True
-        return False  # Start, ReasoningDelta (never sent as answer text), or a tick with no event
+        if isinstance(item, ReasoningDelta):  # never sent as answer text, but generated (and billed) all the same
+            outcome.generated_chars += len(item.text)
+        return False  # Start, ReasoningDelta, or a tick with no event
 
     def guard_stops(self) -> bool:
         """Check the guards that do not depend on the model; True when one ended the answer."""
@@ -255,12 +197,11 @@ class _Answer:
 
     def _cancelled_or_resumed(self) -> bool:
         """Serve a new resume request; True if the answer was cancelled."""
-        if self._board is None:
+        if self.guards.control is None:
             return False
-        control = self._board.latest(self.delivery.request_id)
-        if control.resume_nonce > self.outcome.resume_nonce and control.resume_connection and self.guards.resume_to:
-            self.outcome.resume_nonce = control.resume_nonce
-            self.delivery.retarget(self.guards.resume_to(control.resume_connection), control.resume_after)
+        control = self.guards.control.latest()
+        if self.guards.resumes is not None and self.guards.resumes.serve(control):
+            self.outcome.resume_nonce = self.guards.resumes.served_nonce
             self._gone_since = None
         if control.cancel:
             self.outcome.status = "cancelled"
@@ -269,10 +210,14 @@ class _Answer:
         return False
 
     def close(self) -> None:
-        if self._board is not None:
-            self._board.forget(self.delivery.request_id)
+        if self.guards.control is not None:
+            self.guards.control.close()
 
     def _ended(self) -> None:
+        outcome = self.outcome
+        if outcome.output_tokens is None:
+            outcome.output_tokens = estimate_tokens(outcome.generated_chars)
+            outcome.estimated = ("outputTokens",)
         if self.guards.on_end is not None:
             try:
                 self.guards.on_end(self.outcome, "".join(self._text))
@@ -300,13 +245,18 @@ class _Answer:
                 outcome.output_tokens,
                 self._first_token_ms(),
                 self._ms_since_start(),
+                outcome.estimated,
             )
         )
 
     def _finish_error(self, error: UpstreamError) -> None:
         self.outcome.status = "error"
         self.outcome.upstream_error = error.upstream_code
-        self._finish_error_code(ERROR_CODES[error.kind], _client_message(error), retryable=error.retryable)
+        self._finish_error_code(
+            protocol.UPSTREAM_ERROR_CODES[error.kind],
+            protocol.upstream_error_message(error.kind, error.message),
+            retryable=error.retryable,
+        )
 
     def _finish_error_code(self, code: ErrorCode, message: str, *, retryable: bool) -> None:
         self.outcome.error_code = code
@@ -318,15 +268,3 @@ class _Answer:
 
 
 _CONNECTION_LOST_MESSAGE = "The connection was lost for longer than the grace period; the answer was stopped."
-
-
-def _client_message(error: UpstreamError) -> str:
-    """What the client is told: the kind of failure, without upstream internals (ARNs, account ids)."""
-    return {
-        ErrorKind.THROTTLED: "The model is busy (throttled); try again shortly.",
-        ErrorKind.UNAVAILABLE: "The model is unavailable right now; try again shortly.",
-        ErrorKind.MODEL_ERROR: "The model failed while answering.",
-        ErrorKind.VALIDATION: f"The model rejected the request: {error.message[:300]}",
-        ErrorKind.ACCESS_DENIED: "The relay is not allowed to call this model.",
-        ErrorKind.INTERNAL: "The relay failed while reading the model's answer.",
-    }[error.kind]
