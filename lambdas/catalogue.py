@@ -238,10 +238,10 @@ def load_catalogue(environ: Mapping[str, str] | None = None) -> Catalogue:
     return _load(env.get(env_vars.MODELS, "").strip(), env.get(env_vars.MODEL_ID, ""))
 
 
-def resolve_spec(alias: str | None, environ: Mapping[str, str] | None = None) -> ModelSpec:
-    """The spec of a client's `model` (None = the default) in the loaded catalogue. Raises UnknownModelError, or
-    CatalogueError when the catalogue is invalid."""
-    current = load_catalogue(environ)
+def resolve_spec(alias: str | None) -> ModelSpec:
+    """The spec of a client's `model` (None = the default) in the catalogue of `os.environ`. Raises
+    UnknownModelError, or CatalogueError when the catalogue is invalid."""
+    current = load_catalogue()
     spec = current.get(alias)
     if spec is None:
         raise UnknownModelError(alias or "", current.aliases)
