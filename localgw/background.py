@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
 from aiohttp import web
 
 START_TIMEOUT_SECONDS = 30.0
+
+T = TypeVar("T")
 
 
 class BackgroundServer:
@@ -45,6 +48,14 @@ class BackgroundServer:
         await site.start()
         host, port = self._runner.addresses[0][:2]
         self.url = f"http://{host}:{port}"
+
+    def call(self, function: Callable[[], T], timeout: float = START_TIMEOUT_SECONDS) -> T:
+        """Run `function` on the server's thread, between two requests, and return what it returns."""
+
+        async def run() -> T:
+            return function()
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout)
 
     def stop(self) -> None:
         if self._runner is not None:

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import boto3
 
 from lambdas import table_schema
+from localgw import moto_patches
 from localgw.background import BackgroundServer
 from localgw.environment import DUMMY_CREDENTIALS
-from localgw.moto_server import RequestTap, moto_dynamodb_app
+from localgw.moto_server import TTL_SWEEP_SECONDS, RequestTap, moto_dynamodb_app
+
+T = TypeVar("T")
 
 
 class LocalDynamoDB:
     """moto's DynamoDB in an in-process server (localgw.moto_server: one thread, keep-alive), with the relay's table
     created in it."""
 
-    def __init__(self, *, port: int = 0, region: str, latency_ms: float = 0.0) -> None:
+    def __init__(
+        self, *, port: int = 0, region: str, latency_ms: float = 0.0, ttl_sweep_seconds: float = TTL_SWEEP_SECONDS
+    ) -> None:
         self._port = port
+        self._ttl_sweep_seconds = ttl_sweep_seconds
         self.tap = RequestTap(latency_ms)
         """`tap.latency_ms` is added to every request (changeable while running); `tap.counts` counts them."""
         self._region = region
@@ -27,7 +34,11 @@ class LocalDynamoDB:
     def start(self) -> str:
         # No handler cancellation: a request moto has begun is applied whole, as DynamoDB applies it.
         self._server = BackgroundServer(
-            moto_dynamodb_app(self.tap), "127.0.0.1", self._port, name="localgw-dynamodb", handler_cancellation=False
+            moto_dynamodb_app(self.tap, ttl_sweep_seconds=self._ttl_sweep_seconds),
+            "127.0.0.1",
+            self._port,
+            name="localgw-dynamodb",
+            handler_cancellation=False,
         ).start()
         self.url = self._server.url
         return self.url
@@ -74,6 +85,17 @@ class LocalDynamoDB:
             ],
             BillingMode="PAY_PER_REQUEST",
         )
+
+    def call(self, function: Callable[[], T]) -> T:
+        """Run `function` on the server's thread, between two requests: the only safe place to touch moto's tables
+        directly (tests seed them so)."""
+        if self._server is None:
+            raise RuntimeError("LocalDynamoDB is not started")
+        return self._server.call(function)
+
+    def sweep_expired(self) -> int:
+        """Delete the items past their TTL now rather than at the next periodic sweep; returns how many."""
+        return self.call(moto_patches.sweep_expired)
 
     def client(self) -> Any:
         """A boto3 DynamoDB client for this server (tests use it to look inside the table)."""
