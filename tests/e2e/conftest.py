@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
+from lambdas import store
 from lambdas.config import settings
+from lambdas.handlers import sendtext
 from localgw import GatewayHandle
 
 _users = itertools.count()
@@ -28,13 +30,19 @@ def connect(relay_gateway: GatewayHandle, ws_connect: Callable[..., Any]) -> Cal
 
 @pytest.fixture
 def relay_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
-    """`relay_env(RELAY_X="1", ...)`: change the functions' settings for one test (they share this process)."""
+    """`relay_env(RELAY_X="1", ...)`: change the functions' settings for one test (they share this process): what
+    an execution environment builds from them once (the settings, the store, sendtext's answering) is built again."""
+
+    def new_environments() -> None:
+        settings.cache_clear()
+        store.shared.cache_clear()
+        sendtext.answering.cache_clear()
 
     def apply(**variables: str) -> None:
         for name, value in variables.items():
             monkeypatch.setenv(name, value)
-        settings.cache_clear()
+        new_environments()
 
     yield apply
     monkeypatch.undo()
-    settings.cache_clear()
+    new_environments()
