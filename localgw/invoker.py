@@ -2,11 +2,14 @@
 
 A long streaming answer occupies one worker thread; the gateway keeps reading frames, answering @connections
 calls and starting other invocations meanwhile — like Lambda, which runs each invocation in its own environment.
+Each invocation also runs in a context of its own (contextvars), so nothing a handler keeps there, such as the
+Powertools logger's keys (lambdas/observability.py), reaches another invocation or the next one on the same thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
@@ -44,7 +47,7 @@ class Invoker:
     async def invoke(self, function: Function, event: dict[str, Any]) -> Invocation:
         context = LambdaContext(function)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, _run, function, event, context)
+        return await loop.run_in_executor(self._pool, contextvars.Context().run, _run, function, event, context)
 
     def shutdown(self) -> None:
         # Handlers still running keep their threads; nothing waits for them (Lambda would freeze them).
