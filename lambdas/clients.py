@@ -8,9 +8,11 @@ localgw runs many invocations in threads of one process. Endpoints come from bot
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
@@ -72,9 +74,21 @@ def _shared(factory: Callable[..., Any]) -> Callable[..., Any]:
     return get
 
 
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _local_table_credentials() -> dict[str, str]:
+    """Placeholder keys when the table is a local stand-in (`AWS_ENDPOINT_URL_DYNAMODB` on this machine: localgw's
+    moto, DynamoDB Local), which takes any signature: the table never needs real credentials, and never sees them,
+    while the other clients keep the real chain (localgw `--upstream bedrock`)."""
+    if urlsplit(os.environ.get("AWS_ENDPOINT_URL_DYNAMODB", "")).hostname in _LOOPBACK_HOSTS:
+        return {"aws_access_key_id": "localgw", "aws_secret_access_key": "localgw"}
+    return {}
+
+
 @_shared
 def dynamodb() -> Any:
-    return _create("dynamodb", config=_TABLE_CONFIG)
+    return _create("dynamodb", config=_TABLE_CONFIG, **_local_table_credentials())
 
 
 @_shared

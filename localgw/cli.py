@@ -197,8 +197,39 @@ async def serve(options: GatewayOptions) -> None:
         await gateway.stop()
 
 
+def bedrock_credentials_problem(region: str | None) -> str | None:
+    """Why `--upstream bedrock` cannot call Bedrock (no credentials in boto3's chain, or ones that do not resolve),
+    or None. Only the model calls need them: the embedded table is signed with placeholder keys."""
+    import boto3
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        credentials = boto3.session.Session(region_name=region).get_credentials()
+        if credentials is not None:
+            credentials.get_frozen_credentials()  # an expired SSO session or a failing credential_process shows here
+            return None
+        found = "no AWS credentials were found"
+    except BotoCoreError as exc:
+        found = f"the AWS credentials could not be loaded: {exc}"
+    return "\n".join(
+        [
+            f"localgw: --upstream bedrock calls Amazon Bedrock with your AWS credentials, and {found}.",
+            "  Set one of:",
+            "    AWS_PROFILE=<profile>   a profile of ~/.aws/config or ~/.aws/credentials (SSO: `aws sso login` first)",
+            "    AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials)",
+            "  with bedrock:InvokeModelWithResponseStream on the models; or leave out --upstream bedrock",
+            "  (LOCALGW_UPSTREAM) to answer with the simulated models, which need no credentials.",
+        ]
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_options(argv, os.environ)
+    if options.upstream == "bedrock":
+        problem = bedrock_credentials_problem(options.region)
+        if problem is not None:
+            print(problem, file=sys.stderr)
+            return 2
     terminal = sys.stdout
     configure_logging(terminal)
     sys.stdout = EmfFilter(terminal)  # type: ignore[assignment]  # the handlers print to sys.stdout
