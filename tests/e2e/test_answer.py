@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 
+from lambdas import clients
 from lambdas.protocol import MAX_FRAME_BYTES
 from tests.conftest import RECV_TIMEOUT
 from tests.e2e.client import answer_text, ask, collect, expected_reply, recv, send
@@ -191,3 +193,31 @@ def test_collect_helper_stops_at_a_refusal(connect):
     ws = connect()
     send(ws, {"action": "sendtext", "text": ""})
     assert [frame["type"] for frame in collect(ws)] == ["error"]
+
+
+def test_a_store_failure_in_admission_keeps_the_clients_request_id(connect):
+    """Issue 13.8: when admission cannot write (and giving back what it took fails too), the `internal` frame still
+    carries the client's valid requestId. Every table write fails here except taking the in-flight slot."""
+    ws = connect()
+    client = clients.dynamodb()  # the functions' shared client: they run in this process under localgw
+
+    def fail(params, **_):
+        if b"INFLIGHT" in params.get("body", b"") and params.get("headers", {}).get("X-Amz-Target", "").endswith(
+            ".PutItem"
+        ):
+            return None
+        response = SimpleNamespace(status_code=500, headers={})
+        return response, {"Error": {"Code": "InternalServerError", "Message": "injected"}, "ResponseMetadata": {}}
+
+    events = [f"before-call.dynamodb.{op}" for op in ("PutItem", "UpdateItem", "TransactWriteItems")]
+    for event in events:
+        client.meta.events.register(event, fail)
+    try:
+        frames = ask(ws, f"doomed {FAST}", requestId="keep-my-id")
+    finally:
+        for event in events:
+            client.meta.events.unregister(event, fail)
+    assert len(frames) == 1
+    refusal = frames[0]
+    assert (refusal["type"], refusal["code"], refusal["retryable"]) == ("error", "internal", True)
+    assert refusal["requestId"] == "keep-my-id"

@@ -8,8 +8,9 @@ import time
 
 import pytest
 
+from lambdas.handlers.cancel import EARLY_CANCEL_WAIT_S
 from localgw.simulator import Conversation, plan_reply
-from tests.e2e.client import answer_text, ask, collect, expected_reply, recv, send
+from tests.e2e.client import answer_text, ask, collect, expected_reply, recv, send, simulator_records
 from tests.e2e.test_lifecycle import wait_for_record
 from tests.unit.fakes import assert_well_formed
 
@@ -191,3 +192,45 @@ def test_a_request_id_cannot_be_reused(connect):
     ask(ws, f"once {FAST}", requestId="only-once")
     refusal = ask(ws, f"twice {FAST}", requestId="only-once")
     assert (refusal[-1]["code"], refusal[-1]["field"]) == ("bad_request", "requestId")
+
+
+def test_a_cancel_handled_before_its_sendtext_still_wins(connect, relay_gateway):
+    """Issue 13.2: API Gateway does not order a connection's messages, so a cancel sent right after its sendtext
+    can be handled first. Sent in that order here: the answer still ends cancelled, and the model is never called."""
+    ws = connect()
+    send(ws, {"action": "cancel", "requestId": "early-1"})
+    send(ws, {"action": "sendtext", "text": f"early-cancel {SLOW}", "requestId": "early-1"})
+    frames = collect(ws)
+
+    assert [frame["type"] for frame in frames] == ["start", "done"]
+    assert frames[-1]["stopReason"] == "cancelled"
+    assert_well_formed(frames, "early-1")
+    # The cancel itself gets no frame, as for any cancel that stopped an answer: no not_found follows.
+    with pytest.raises(TimeoutError):
+        recv(ws, timeout=EARLY_CANCEL_WAIT_S + 1)
+    assert not [record for record in simulator_records(relay_gateway.url) if record["last_user_text"] == "early-cancel"]
+    send(ws, {"action": "history", "conversationId": frames[0]["conversationId"]})
+    answer = recv(ws)["turns"][1]
+    assert (answer["status"], answer["stop"], answer["text"]) == ("partial", "cancelled", "")
+    send(ws, {"action": "resume", "requestId": "early-1", "after": -1})
+    assert collect(ws) == frames
+
+
+def test_the_losing_connection_of_a_double_resume_is_told(connect):
+    """Issue 13.8: two connections resume one streaming answer; one receives the rest of it, the other an error
+    frame `conflict` instead of silence."""
+    text = "double-resume [[sim tokens=600 rate=150 ttft=0]]"
+    ws = connect("double-resumer")
+    send(ws, {"action": "sendtext", "text": text, "requestId": "twice-1"})
+    received = [recv(ws), recv(ws)]
+    ws.close()
+    sockets = [connect("double-resumer"), connect("double-resumer")]
+    for again in sockets:
+        send(again, {"action": "resume", "requestId": "twice-1", "after": received[-1]["seq"]})
+    endings = [collect(again, timeout=15) for again in sockets]
+
+    done = [frames for frames in endings if frames[-1]["type"] == "done"]
+    told = [frames for frames in endings if frames[-1]["type"] == "error"]
+    assert len(done) == 1 and len(told) == 1
+    assert (told[0][-1]["code"], told[0][-1]["requestId"], told[0][-1]["retryable"]) == ("conflict", "twice-1", False)
+    assert answer_text(received + done[0]) == expected_reply(text).text
