@@ -49,7 +49,7 @@ from lambdas.routes import ROUTES, Route
 from localgw import GatewayHandle, GatewayOptions, run_in_thread
 from localgw.console import Console
 from localgw.moto_server import RequestTap
-from localgw.simulator import REQUESTS_PATH, Conversation, ReplyPlan, plan_reply
+from localgw.simulator import REQUESTS_PATH, ReplyPlan, SimConversation, plan_reply
 
 Progress = Callable[[str], None]
 
@@ -211,7 +211,7 @@ def question(label: str, tokens: int, rate: float, ttft_ms: float) -> str:
 
 
 def expected_reply(text: str) -> ReplyPlan:
-    return plan_reply(Conversation.of(("user", text)))
+    return plan_reply(SimConversation.of(("user", text)))
 
 
 def message_for(variant: Variant, text: str, request_id: str) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from localgw.local_catalogue import (
     local_catalogue,
 )
 from localgw.options import GatewayOptions
-from localgw.simulator import REQUESTS_PATH, Conversation, ReplyPlan, plan_reply
+from localgw.simulator import REQUESTS_PATH, ReplyPlan, SimConversation, plan_reply
 from stacks.config import load_config
 from tests.conftest import RECV_TIMEOUT
 
@@ -180,7 +180,7 @@ def _assert_one_answer(answer: Answer, alias: str) -> None:
 
 
 def _plan(text: str = TEXT, *, max_tokens: int | None = None) -> ReplyPlan:
-    return plan_reply(Conversation.of(("user", text), max_tokens=max_tokens or load_config().max_tokens_default))
+    return plan_reply(SimConversation.of(("user", text), max_tokens=max_tokens or load_config().max_tokens_default))
 
 
 def _usage(alias: str, plan: ReplyPlan) -> dict[str, int | None]:
@@ -291,7 +291,7 @@ def test_upstream_throttling_is_a_retryable_throttled_error(answers, alias: str)
 @by_alias
 def test_a_mid_stream_failure_keeps_the_text_then_ends_in_model_error(answers, alias: str) -> None:
     answer = _answer(answers, "fail_after", alias)
-    plan = plan_reply(Conversation.of(("user", SCENARIOS["fail_after"]["text"])))
+    plan = plan_reply(SimConversation.of(("user", SCENARIOS["fail_after"]["text"])))
 
     _assert_one_answer(answer, alias)
     assert answer.text == plan.sent_text != ""

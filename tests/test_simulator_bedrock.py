@@ -11,20 +11,20 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, EventStreamError
 
-from localgw.simulator import BackgroundServer
+from localgw.simulator import SimulatorServer
 
 FAST = "[[sim rate=100000 ttft=0 tokens=12]]"
 HAIKU = "anthropic.claude-3-5-haiku-20241022-v1:0"
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[BackgroundServer]:
-    with BackgroundServer() as running:
+def server() -> Iterator[SimulatorServer]:
+    with SimulatorServer() as running:
         yield running
 
 
 @pytest.fixture(scope="module")
-def bedrock(server: BackgroundServer) -> Any:
+def bedrock(server: SimulatorServer) -> Any:
     return boto3.client(
         "bedrock-runtime",
         endpoint_url=server.url,
@@ -141,7 +141,7 @@ def test_throttle_n_refuses_the_first_n_identical_requests_then_serves(bedrock: 
     assert invoke(bedrock, HAIKU, body)[-1]["type"] == "message_stop"
 
 
-def test_botocores_own_retries_get_through_a_short_throttle(server: BackgroundServer) -> None:
+def test_botocores_own_retries_get_through_a_short_throttle(server: SimulatorServer) -> None:
     retrying = boto3.client(
         "bedrock-runtime",
         endpoint_url=server.url,

@@ -18,7 +18,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, EventStreamError
 
-from localgw.simulator import BackgroundServer, Conversation, plan_reply
+from localgw.simulator import SimConversation, SimulatorServer, plan_reply
 
 SYSTEM = "Be brief."
 HISTORY = [("user", "Hello there"), ("assistant", "Hi! How can I help?")]
@@ -48,8 +48,8 @@ class Reading:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[BackgroundServer]:
-    with BackgroundServer() as running:
+def server() -> Iterator[SimulatorServer]:
+    with SimulatorServer() as running:
         yield running
 
 
@@ -276,13 +276,13 @@ FORMATS = [
 FORMAT_IDS = [f.name for f in FORMATS]
 
 
-def read(server: BackgroundServer, fmt: Format, last: str = LAST, max_tokens: int | None = None) -> Reading:
+def read(server: SimulatorServer, fmt: Format, last: str = LAST, max_tokens: int | None = None) -> Reading:
     reading = Reading()
     fmt.run(server.url, reading, [*HISTORY, ("user", last)], max_tokens)
     return reading
 
 
-def read_until_error(server: BackgroundServer, fmt: Format, last: str) -> tuple[Reading, Exception]:
+def read_until_error(server: SimulatorServer, fmt: Format, last: str) -> tuple[Reading, Exception]:
     reading = Reading()
     with pytest.raises(Exception) as caught:
         fmt.run(server.url, reading, [*HISTORY, ("user", last)], None)
@@ -290,11 +290,11 @@ def read_until_error(server: BackgroundServer, fmt: Format, last: str) -> tuple[
 
 
 def expected_plan(last: str = LAST, max_tokens: int | None = None):
-    return plan_reply(Conversation.of(*HISTORY, ("user", last), system=SYSTEM, max_tokens=max_tokens))
+    return plan_reply(SimConversation.of(*HISTORY, ("user", last), system=SYSTEM, max_tokens=max_tokens))
 
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=FORMAT_IDS)
-def test_every_format_streams_the_scripted_reply_with_its_usage(server: BackgroundServer, fmt: Format) -> None:
+def test_every_format_streams_the_scripted_reply_with_its_usage(server: SimulatorServer, fmt: Format) -> None:
     plan = expected_plan()
     reading = read(server, fmt)
     assert reading.text == plan.text
@@ -304,7 +304,7 @@ def test_every_format_streams_the_scripted_reply_with_its_usage(server: Backgrou
     assert reading.output_tokens == (plan.output_tokens if fmt.counts_output else None)
 
 
-def test_all_formats_agree_with_each_other(server: BackgroundServer) -> None:
+def test_all_formats_agree_with_each_other(server: SimulatorServer) -> None:
     readings = [read(server, fmt) for fmt in FORMATS]
     assert len({r.text for r in readings}) == 1
     assert {r.input_tokens for r in readings} - {None} == {expected_plan().input_tokens}
@@ -312,7 +312,7 @@ def test_all_formats_agree_with_each_other(server: BackgroundServer) -> None:
 
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=FORMAT_IDS)
-def test_max_tokens_cuts_the_reply_with_a_length_stop(server: BackgroundServer, fmt: Format) -> None:
+def test_max_tokens_cuts_the_reply_with_a_length_stop(server: SimulatorServer, fmt: Format) -> None:
     plan = expected_plan(max_tokens=6)
     reading = read(server, fmt, max_tokens=6)
     assert reading.text == plan.text == "Turn 2. You said: Tell me"
@@ -338,7 +338,7 @@ EXPECTED_STREAM_ERROR = {
 
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=FORMAT_IDS)
-def test_fail_after_breaks_the_stream_with_the_formats_own_error(server: BackgroundServer, fmt: Format) -> None:
+def test_fail_after_breaks_the_stream_with_the_formats_own_error(server: SimulatorServer, fmt: Format) -> None:
     last = "Tell me [[sim rate=100000 ttft=0 fail_after=4]]"
     reading, error = read_until_error(server, fmt, last)
     assert mid_stream_error_code(error) == EXPECTED_STREAM_ERROR.get(fmt.name, "modelStreamErrorException")
@@ -365,7 +365,7 @@ def expected_throttle(fmt: Format) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=FORMAT_IDS)
-def test_throttle_refuses_before_the_stream_with_a_typed_error(server: BackgroundServer, fmt: Format) -> None:
+def test_throttle_refuses_before_the_stream_with_a_typed_error(server: SimulatorServer, fmt: Format) -> None:
     reading, error = read_until_error(server, fmt, "Tell me [[sim throttle]]")
     assert refusal(error) == expected_throttle(fmt)
     assert reading.events == []
@@ -381,7 +381,7 @@ def expected_invalid(fmt: Format) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=FORMAT_IDS)
-def test_malformed_directive_is_refused_naming_the_bad_part(server: BackgroundServer, fmt: Format) -> None:
+def test_malformed_directive_is_refused_naming_the_bad_part(server: SimulatorServer, fmt: Format) -> None:
     reading, error = read_until_error(server, fmt, "Tell me [[sim tokens=lots]]")
     assert refusal(error) == expected_invalid(fmt)
     assert "tokens=lots" in str(error)

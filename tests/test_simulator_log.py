@@ -11,7 +11,7 @@ import pytest
 import requests
 from botocore.config import Config
 
-from localgw.simulator import BackgroundServer, Outcome, RequestRecord, create_app, finished
+from localgw.simulator import RequestOutcome, RequestRecord, SimulatorServer, create_app, finished
 
 FAST = "[[sim rate=100000 ttft=0 tokens=30]]"
 SLOW = "[[sim rate=20 ttft=0 tokens=400]]"  # 20 s if read to the end: only ever read partially
@@ -19,13 +19,13 @@ HAIKU = "anthropic.claude-3-5-haiku-20241022-v1:0"
 
 
 @pytest.fixture(scope="module", params=[True, False], ids=["handler-cancellation", "no-handler-cancellation"])
-def server(request: pytest.FixtureRequest) -> Iterator[BackgroundServer]:
+def server(request: pytest.FixtureRequest) -> Iterator[SimulatorServer]:
     # The gateway may run the app with or without aiohttp's handler cancellation; both must notice a gone client.
-    with BackgroundServer(create_app(), handler_cancellation=request.param) as running:
+    with SimulatorServer(create_app(), handler_cancellation=request.param) as running:
         yield running
 
 
-def aws_client(service: str, server: BackgroundServer) -> Any:
+def aws_client(service: str, server: SimulatorServer) -> Any:
     return boto3.client(
         service,
         endpoint_url=server.url,
@@ -42,18 +42,18 @@ def invoke_body(text: str) -> str:
     )
 
 
-def ended(server: BackgroundServer, request_id: str) -> RequestRecord:
+def ended(server: SimulatorServer, request_id: str) -> RequestRecord:
     [record] = [r for r in server.log.wait_for(finished(request_id)) if r.id == request_id]
     return record
 
 
-def test_a_completed_stream_is_recorded_chunk_by_chunk(server: BackgroundServer) -> None:
+def test_a_completed_stream_is_recorded_chunk_by_chunk(server: SimulatorServer) -> None:
     response = aws_client("bedrock-runtime", server).invoke_model_with_response_stream(
         modelId=HAIKU, body=invoke_body(f"hello {FAST}")
     )
     list(response["body"])
     record = ended(server, response["ResponseMetadata"]["RequestId"])
-    assert record.outcome is Outcome.COMPLETED
+    assert record.outcome is RequestOutcome.COMPLETED
     assert (record.format, record.model, record.family) == ("bedrock-invoke", HAIKU, "anthropic-messages")
     assert (record.turn, record.last_user_text) == (1, "hello")
     assert record.chunks_sent == record.chunks_planned == len(record.emits) > 0
@@ -63,7 +63,7 @@ def test_a_completed_stream_is_recorded_chunk_by_chunk(server: BackgroundServer)
     assert record.started_at <= times[0] and times[-1] <= record.ended_at
 
 
-def test_emitted_characters_add_up_to_the_reply(server: BackgroundServer) -> None:
+def test_emitted_characters_add_up_to_the_reply(server: SimulatorServer) -> None:
     client = aws_client("bedrock-runtime", server)
     response = client.converse_stream(modelId=HAIKU, messages=[{"role": "user", "content": [{"text": f"hi {FAST}"}]}])
     text = "".join(e["contentBlockDelta"]["delta"]["text"] for e in response["stream"] if "contentBlockDelta" in e)
@@ -71,29 +71,29 @@ def test_emitted_characters_add_up_to_the_reply(server: BackgroundServer) -> Non
     assert sum(emit.chars for emit in record.emits) == len(text)
 
 
-def test_bedrock_client_closing_early_stops_the_stream(server: BackgroundServer) -> None:
+def test_bedrock_client_closing_early_stops_the_stream(server: SimulatorServer) -> None:
     response = aws_client("bedrock-runtime", server).invoke_model_with_response_stream(
         modelId=HAIKU, body=invoke_body(f"slow {SLOW}")
     )
     next(iter(response["body"]))
     response["body"].close()
     record = ended(server, response["ResponseMetadata"]["RequestId"])
-    assert record.outcome is Outcome.CLIENT_CLOSED
+    assert record.outcome is RequestOutcome.CLIENT_CLOSED
     assert record.chunks_sent < record.chunks_planned
 
 
-def test_sagemaker_client_closing_early_stops_the_stream(server: BackgroundServer) -> None:
+def test_sagemaker_client_closing_early_stops_the_stream(server: SimulatorServer) -> None:
     response = aws_client("sagemaker-runtime", server).invoke_endpoint_with_response_stream(
         EndpointName="llama3-endpoint", Body=json.dumps({"inputs": f"slow {SLOW}"})
     )
     next(iter(response["Body"]))
     response["Body"].close()
     record = ended(server, response["ResponseMetadata"]["RequestId"])
-    assert record.outcome is Outcome.CLIENT_CLOSED
+    assert record.outcome is RequestOutcome.CLIENT_CLOSED
     assert record.chunks_sent < record.chunks_planned
 
 
-def test_openai_client_closing_early_stops_the_stream(server: BackgroundServer) -> None:
+def test_openai_client_closing_early_stops_the_stream(server: SimulatorServer) -> None:
     body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": f"slow {SLOW}"}]}
     with requests.post(
         f"{server.url}/openai/v1/chat/completions",
@@ -105,11 +105,11 @@ def test_openai_client_closing_early_stops_the_stream(server: BackgroundServer) 
         request_id = response.headers["x-request-id"]
         next(response.iter_content(chunk_size=64))
     record = ended(server, request_id)
-    assert record.outcome is Outcome.CLIENT_CLOSED
+    assert record.outcome is RequestOutcome.CLIENT_CLOSED
     assert record.chunks_sent < record.chunks_planned
 
 
-def test_refusals_and_failures_are_recorded_with_their_codes(server: BackgroundServer) -> None:
+def test_refusals_and_failures_are_recorded_with_their_codes(server: SimulatorServer) -> None:
     server.log.clear()
     client = aws_client("bedrock-runtime", server)
     with pytest.raises(client.exceptions.ThrottlingException):
@@ -120,13 +120,13 @@ def test_refusals_and_failures_are_recorded_with_their_codes(server: BackgroundS
     with pytest.raises(client.exceptions.ClientError):
         list(response["body"])
     rejected, failed = server.log.wait_for(
-        lambda rs: len(rs) == 2 and all(r.outcome is not Outcome.RUNNING for r in rs)
+        lambda rs: len(rs) == 2 and all(r.outcome is not RequestOutcome.RUNNING for r in rs)
     )
-    assert (rejected.outcome, rejected.status, rejected.error) == (Outcome.REJECTED, 429, "ThrottlingException")
-    assert (failed.outcome, failed.error, failed.chunks_sent) == (Outcome.FAILED, "modelStreamErrorException", 2)
+    assert (rejected.outcome, rejected.status, rejected.error) == (RequestOutcome.REJECTED, 429, "ThrottlingException")
+    assert (failed.outcome, failed.error, failed.chunks_sent) == (RequestOutcome.FAILED, "modelStreamErrorException", 2)
 
 
-def test_requests_endpoint_serves_the_record_as_json(server: BackgroundServer) -> None:
+def test_requests_endpoint_serves_the_record_as_json(server: SimulatorServer) -> None:
     requests.delete(f"{server.url}/_sim/requests", timeout=30).raise_for_status()
     for word in ("one", "two"):
         response = aws_client("bedrock-runtime", server).invoke_model_with_response_stream(
@@ -144,7 +144,7 @@ def test_requests_endpoint_serves_the_record_as_json(server: BackgroundServer) -
     assert record == server.log.last().to_json()
 
 
-def test_paced_chunks_are_never_written_before_their_planned_time(server: BackgroundServer) -> None:
+def test_paced_chunks_are_never_written_before_their_planned_time(server: SimulatorServer) -> None:
     response = aws_client("bedrock-runtime", server).invoke_model_with_response_stream(
         modelId=HAIKU, body=invoke_body("paced [[sim rate=400 ttft=30 tokens=24]]")
     )

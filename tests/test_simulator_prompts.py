@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from localgw.simulator import Message
+from localgw.simulator import SimMessage
 from localgw.simulator.prompts import (
     PromptError,
     parse_any_prompt,
@@ -16,9 +16,9 @@ from localgw.simulator.prompts import (
 )
 
 THREE_TURNS = (
-    Message("user", "Hello there"),
-    Message("assistant", "Hi! How can I help?"),
-    Message("user", "Tell me about relays"),
+    SimMessage("user", "Hello there"),
+    SimMessage("assistant", "Hi! How can I help?"),
+    SimMessage("user", "Tell me about relays"),
 )
 
 
@@ -32,7 +32,7 @@ def test_claude_text_turns_and_system_prompt() -> None:
 def test_claude_text_keeps_an_assistant_prefill() -> None:
     system, messages = parse_claude_text("\n\nHuman: Name a colour\n\nAssistant: The colour is")
     assert system is None
-    assert messages[-1] == Message("assistant", "The colour is")
+    assert messages[-1] == SimMessage("assistant", "The colour is")
 
 
 @pytest.mark.parametrize(
@@ -64,7 +64,7 @@ def test_llama3_template_tolerates_the_aws_samples_layout() -> None:
         "\n<|begin_of_text|>\n<|start_header_id|>user<|end_header_id|>\nTell me about relays\n<|eot_id|>\n"
         "<|start_header_id|>assistant<|end_header_id|>\n"
     )
-    assert parse_chat_prompt(prompt) == (None, (Message("user", "Tell me about relays"),))
+    assert parse_chat_prompt(prompt) == (None, (SimMessage("user", "Tell me about relays"),))
 
 
 def test_llama2_inst_template_with_system_block() -> None:
@@ -87,7 +87,7 @@ def test_titan_template_with_an_instruction_before_the_turns() -> None:
 
 @pytest.mark.parametrize("parse", [parse_titan, parse_chat_prompt])
 def test_plain_text_is_one_user_message(parse) -> None:
-    assert parse("  Tell me about relays \n") == (None, (Message("user", "Tell me about relays"),))
+    assert parse("  Tell me about relays \n") == (None, (SimMessage("user", "Tell me about relays"),))
 
 
 def test_inst_without_turns_is_refused() -> None:
@@ -101,7 +101,11 @@ def test_mistral_has_no_system_turn_so_a_folded_system_prompt_is_user_text() -> 
     prompt = "<s>[INST] Be brief.\n\nHi [/INST] Hello!</s>[INST] Capital of France? [/INST]"
     assert parse_chat_prompt(prompt) == (
         None,
-        (Message("user", "Be brief.\n\nHi"), Message("assistant", "Hello!"), Message("user", "Capital of France?")),
+        (
+            SimMessage("user", "Be brief.\n\nHi"),
+            SimMessage("assistant", "Hello!"),
+            SimMessage("user", "Capital of France?"),
+        ),
     )
 
 
@@ -125,4 +129,4 @@ def test_sagemaker_prompts_are_read_in_whichever_template_they_use(prompt: str) 
 
 def test_sagemaker_plain_prompt_mentioning_roles_stays_one_message() -> None:
     prompt = "Explain what Human: and Bot: prefixes mean"
-    assert parse_any_prompt(prompt) == (None, (Message("user", prompt),))
+    assert parse_any_prompt(prompt) == (None, (SimMessage("user", prompt),))

@@ -11,19 +11,19 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from localgw.simulator import BackgroundServer, Conversation, plan_reply
+from localgw.simulator import SimConversation, SimulatorServer, plan_reply
 
 FAST = "[[sim rate=100000 ttft=0]]"
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[BackgroundServer]:
-    with BackgroundServer() as running:
+def server() -> Iterator[SimulatorServer]:
+    with SimulatorServer() as running:
         yield running
 
 
 @pytest.fixture(scope="module")
-def sagemaker(server: BackgroundServer) -> Any:
+def sagemaker(server: SimulatorServer) -> Any:
     return boto3.client(
         "sagemaker-runtime",
         endpoint_url=server.url,
@@ -56,7 +56,7 @@ def test_parts_cut_lines_and_characters_anywhere_without_losing_bytes(sagemaker:
 
     assert not all(decodes(part) for part in received), "no cut fell inside a multi-byte character"
     text = "".join(json.loads(line)["token"]["text"] for line in lines)
-    assert text == plan_reply(Conversation.of(("user", f"Tell me about relays {FAST}"))).text
+    assert text == plan_reply(SimConversation.of(("user", f"Tell me about relays {FAST}"))).text
 
 
 def test_cutting_is_deterministic_for_the_same_request(sagemaker: Any) -> None:
@@ -81,7 +81,7 @@ def test_older_lmi_endpoint_streams_outputs_lines(sagemaker: Any) -> None:
     lines = [json.loads(line) for line in b"".join(received).splitlines()]
     assert headers["x-amzn-sagemaker-content-type"] == "application/jsonlines"
     assert all(set(line) == {"outputs"} for line in lines)
-    assert "".join(line["outputs"][0] for line in lines) == plan_reply(Conversation.of(("user", prompt))).text
+    assert "".join(line["outputs"][0] for line in lines) == plan_reply(SimConversation.of(("user", prompt))).text
 
 
 def test_lmi_chat_style_body_is_accepted(sagemaker: Any) -> None:

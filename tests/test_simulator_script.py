@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from localgw.simulator import Conversation, DirectiveError, StopReason, plan_reply
+from localgw.simulator import DirectiveError, SimConversation, SimStopReason, plan_reply
 from localgw.simulator.directives import Directives, extract
 from localgw.simulator.script import DEFAULT_RATE, DEFAULT_TOKENS, DEFAULT_TTFT_MS, MAX_CHUNK_WORDS
 
-MULTI_TURN = Conversation.of(
+MULTI_TURN = SimConversation.of(
     ("user", "Hello there"),
     ("assistant", "Hi! How can I help?"),
     ("user", "Tell me   about\nrelays"),
@@ -29,22 +29,22 @@ def test_reply_echoes_the_turn_number_and_the_last_user_text() -> None:
 def test_default_reply_is_default_tokens_words_ending_normally() -> None:
     plan = plan_reply(MULTI_TURN)
     assert len(plan.text.split()) == plan.output_tokens == DEFAULT_TOKENS
-    assert plan.stop_reason is StopReason.END_TURN
+    assert plan.stop_reason is SimStopReason.END_TURN
 
 
 def test_same_turn_and_text_give_the_same_reply_whatever_else_differs() -> None:
     # Formats that cannot carry a system prompt or earlier turns verbatim must still produce the same text.
     base = plan_reply(MULTI_TURN)
-    with_system = plan_reply(Conversation(MULTI_TURN.messages, system="Be brief."))
-    other_history = plan_reply(Conversation.of(("user", "Something else"), ("user", "Tell me about relays")))
+    with_system = plan_reply(SimConversation(MULTI_TURN.messages, system="Be brief."))
+    other_history = plan_reply(SimConversation.of(("user", "Something else"), ("user", "Tell me about relays")))
     assert with_system.text == base.text
     assert other_history.text == base.text
     assert [c.text for c in with_system.chunks] == [c.text for c in base.chunks]
 
 
 def test_different_last_user_text_changes_the_filler() -> None:
-    first = plan_reply(Conversation.of(("user", "alpha")))
-    second = plan_reply(Conversation.of(("user", "beta")))
+    first = plan_reply(SimConversation.of(("user", "alpha")))
+    second = plan_reply(SimConversation.of(("user", "beta")))
     assert first.text.split()[5:] != second.text.split()[5:]
 
 
@@ -57,7 +57,7 @@ def test_chunks_are_one_to_three_words_and_concatenate_to_the_reply() -> None:
 
 
 def test_input_tokens_count_message_words_without_directives_or_system() -> None:
-    conversation = Conversation.of(
+    conversation = SimConversation.of(
         ("user", "one two [[sim tokens=10]] three"),
         ("assistant", "four"),
         ("user", "five six"),
@@ -67,30 +67,30 @@ def test_input_tokens_count_message_words_without_directives_or_system() -> None
 
 
 def test_tokens_directive_sets_the_whole_reply_length() -> None:
-    plan = plan_reply(Conversation.of(("user", "hi [[sim tokens=9]]")))
+    plan = plan_reply(SimConversation.of(("user", "hi [[sim tokens=9]]")))
     assert plan.output_tokens == 9
     assert plan.text.startswith("Turn 1. You said: hi ")
 
 
 def test_an_echo_longer_than_tokens_is_sent_whole() -> None:
     words = " ".join(f"w{i}" for i in range(30))
-    plan = plan_reply(Conversation.of(("user", f"{words} [[sim tokens=5]]")))
+    plan = plan_reply(SimConversation.of(("user", f"{words} [[sim tokens=5]]")))
     assert plan.text == f"Turn 1. You said: {words}"
-    assert plan.stop_reason is StopReason.END_TURN
+    assert plan.stop_reason is SimStopReason.END_TURN
 
 
 def test_max_tokens_cuts_the_reply_and_changes_the_stop_reason() -> None:
     full = plan_reply(MULTI_TURN)
-    capped = plan_reply(Conversation(MULTI_TURN.messages, max_tokens=7))
+    capped = plan_reply(SimConversation(MULTI_TURN.messages, max_tokens=7))
     assert capped.text == " ".join(full.text.split()[:7])
     assert capped.output_tokens == 7
-    assert capped.stop_reason is StopReason.MAX_TOKENS
+    assert capped.stop_reason is SimStopReason.MAX_TOKENS
     assert [c.text for c in capped.chunks[:-1]] == [c.text for c in full.chunks[: len(capped.chunks) - 1]]
 
 
 def test_max_tokens_equal_to_the_reply_length_is_a_normal_end() -> None:
-    plan = plan_reply(Conversation(MULTI_TURN.messages, max_tokens=DEFAULT_TOKENS))
-    assert plan.stop_reason is StopReason.END_TURN
+    plan = plan_reply(SimConversation(MULTI_TURN.messages, max_tokens=DEFAULT_TOKENS))
+    assert plan.stop_reason is SimStopReason.END_TURN
 
 
 def test_default_pacing_plan_is_ttft_then_default_rate() -> None:
@@ -103,29 +103,29 @@ def test_default_pacing_plan_is_ttft_then_default_rate() -> None:
 
 
 def test_pacing_directives_change_the_schedule() -> None:
-    plan = plan_reply(Conversation.of(("user", "hi [[sim rate=10 ttft=1500]]")))
+    plan = plan_reply(SimConversation.of(("user", "hi [[sim rate=10 ttft=1500]]")))
     assert plan.chunks[0].at == pytest.approx(1.5)
     assert plan.chunks[1].at == pytest.approx(1.5 + plan.chunks[1].words / 10)
 
 
 @pytest.mark.parametrize("rate", ["inf", "0"])
 def test_unpaced_rate_puts_every_chunk_at_ttft(rate: str) -> None:
-    plan = plan_reply(Conversation.of(("user", f"hi [[sim rate={rate} ttft=0]]")))
+    plan = plan_reply(SimConversation.of(("user", f"hi [[sim rate={rate} ttft=0]]")))
     assert {chunk.at for chunk in plan.chunks} == {0.0}
 
 
 def test_fail_after_limits_the_chunks_sent_and_times_the_failure() -> None:
-    plan = plan_reply(Conversation.of(("user", "hi [[sim fail_after=3 rate=10]]")))
+    plan = plan_reply(SimConversation.of(("user", "hi [[sim fail_after=3 rate=10]]")))
     assert plan.fails
     assert len(plan.chunks_to_send) == 3
     assert plan.end_at == plan.chunks[3].at
-    beyond = plan_reply(Conversation.of(("user", "hi [[sim fail_after=999 tokens=6]]")))
+    beyond = plan_reply(SimConversation.of(("user", "hi [[sim fail_after=999 tokens=6]]")))
     assert beyond.chunks_to_send == beyond.chunks
     assert beyond.end_at == beyond.chunks[-1].at
 
 
 def test_directives_in_the_system_prompt_count_and_later_ones_win() -> None:
-    conversation = Conversation.of(
+    conversation = SimConversation.of(
         ("user", "a [[sim tokens=50 ttft=0]]"), ("user", "b [[sim tokens=20]]"), system="[[sim tokens=99 rate=5]]"
     )
     plan = plan_reply(conversation)
@@ -164,7 +164,7 @@ def test_directive_syntax(text: str, expected: Directives) -> None:
 )
 def test_malformed_directives_are_refused_naming_the_bad_part(text: str, named: str) -> None:
     with pytest.raises(DirectiveError, match="sim") as caught:
-        plan_reply(Conversation.of(("user", text)))
+        plan_reply(SimConversation.of(("user", text)))
     assert named in str(caught.value)
 
 
@@ -181,8 +181,8 @@ plain_text = st.text().map(lambda text: text.replace("[[", ""))
 def test_any_conversation_gets_a_consistent_plan(
     history: list[tuple[str, str]], last: str, tokens: int, max_tokens: int | None
 ) -> None:
-    conversation = Conversation.of(*history, ("user", f"{last} [[sim tokens={tokens}]]"))
-    conversation = Conversation(conversation.messages, max_tokens=max_tokens)
+    conversation = SimConversation.of(*history, ("user", f"{last} [[sim tokens={tokens}]]"))
+    conversation = SimConversation(conversation.messages, max_tokens=max_tokens)
     plan = plan_reply(conversation)
     assert "".join(chunk.text for chunk in plan.chunks) == plan.text
     assert len(plan.text.split()) == plan.output_tokens == sum(chunk.words for chunk in plan.chunks)

@@ -10,28 +10,28 @@ from __future__ import annotations
 from .app import REQUESTS_PATH, add_routes, create_app
 from .directives import DirectiveError, Directives
 from .exchange import SIM_LOG_KEY, SIM_STATE_KEY, SimulatorState
-from .log import Emit, Outcome, RequestRecord, SimulatorLog, finished
-from .script import Chunk, Conversation, Defaults, Message, ReplyPlan, StopReason, plan_reply
-from .server import BackgroundServer
+from .log import Emit, RequestOutcome, RequestRecord, SimulatorLog, finished
+from .script import Chunk, Defaults, ReplyPlan, SimConversation, SimMessage, SimStopReason, plan_reply
+from .server import SimulatorServer
 
 __all__ = [
     "REQUESTS_PATH",
     "SIM_LOG_KEY",
     "SIM_STATE_KEY",
-    "BackgroundServer",
     "Chunk",
-    "Conversation",
     "Defaults",
     "DirectiveError",
     "Directives",
     "Emit",
-    "Message",
-    "Outcome",
     "ReplyPlan",
+    "RequestOutcome",
     "RequestRecord",
+    "SimConversation",
+    "SimMessage",
+    "SimStopReason",
     "SimulatorLog",
+    "SimulatorServer",
     "SimulatorState",
-    "StopReason",
     "add_routes",
     "create_app",
     "finished",

@@ -23,7 +23,7 @@ from aiohttp import web
 
 from ..eventstream import CONTENT_TYPE, event_message, exception_message, json_bytes
 from .bedrock_models import MalformedInput, Piece, converse_conversation, converse_payloads, family_for
-from .exchange import Exchange, Frame, Rejection, failure_text, text_frames
+from .exchange import Frame, Rejection, SimulatorExchange, failure_text, text_frames
 from .script import ReplyPlan
 
 INVOKE_PATH: Final = "/model/{model_id}/invoke-with-response-stream"
@@ -83,7 +83,7 @@ def _stream_error(plan: ReplyPlan) -> bytes:
 async def invoke_with_response_stream(request: web.Request) -> web.StreamResponse:
     """InvokeModelWithResponseStream: `chunk` events whose `bytes` hold the model family's own JSON."""
     model_id = request.match_info["model_id"]
-    exchange = Exchange(request, "bedrock-invoke", model_id, request_id_header=REQUEST_ID_HEADER)
+    exchange = SimulatorExchange(request, "bedrock-invoke", model_id, request_id_header=REQUEST_ID_HEADER)
     try:
         family = family_for(model_id)
         if family is None:
@@ -115,7 +115,7 @@ def _chunk_frame(piece: Piece, rng: random.Random) -> Frame:
 async def converse_stream(request: web.Request) -> web.StreamResponse:
     """ConverseStream: Converse events with their JSON directly as the payload (no base64)."""
     model_id = request.match_info["model_id"]
-    exchange = Exchange(request, "bedrock-converse", model_id, request_id_header=REQUEST_ID_HEADER)
+    exchange = SimulatorExchange(request, "bedrock-converse", model_id, request_id_header=REQUEST_ID_HEADER)
     try:
         family = family_for(model_id)
         if family is None:

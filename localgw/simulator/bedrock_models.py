@@ -1,6 +1,6 @@
 """The model families behind Bedrock's InvokeModelWithResponseStream: request bodies in, model JSON chunks out.
 
-Each family reads its native request body into a `Conversation` and renders a `ReplyPlan` as the sequence of
+Each family reads its native request body into a `SimConversation` and renders a `ReplyPlan` as the sequence of
 model JSON objects Bedrock wraps into `chunk` events (base64 in `{"bytes": ...}`). Shapes follow the AWS
 model-parameter documentation; where a detail was not verifiable it is noted. Every family's last object carries
 `amazon-bedrock-invocationMetrics`, as Bedrock adds it to the final chunk.
@@ -15,7 +15,7 @@ from typing import Any, Final
 from lambdas.catalogue import strip_geo_prefix
 
 from .prompts import PromptError, block_text, parse_chat_prompt, parse_claude_text, parse_titan
-from .script import Conversation, Message, ReplyPlan, StopReason, Timed, layout
+from .script import ReplyPlan, SimConversation, SimMessage, SimStopReason, Timed, layout
 
 Json = dict[str, Any]
 
@@ -74,16 +74,16 @@ def _string(body: Mapping[str, Any], key: str) -> str:
 
 
 def _prompt_conversation(
-    parse: Callable[[str], tuple[str | None, tuple[Message, ...]]], prompt: str, limit: int | None
-) -> Conversation:
+    parse: Callable[[str], tuple[str | None, tuple[SimMessage, ...]]], prompt: str, limit: int | None
+) -> SimConversation:
     try:
         system, messages = parse(prompt)
     except PromptError as exc:
         raise MalformedInput(f"#/prompt: {exc}") from None
-    return Conversation(messages, system, limit)
+    return SimConversation(messages, system, limit)
 
 
-def messages_of(raw: Any, path: str = "messages") -> tuple[Message, ...]:
+def messages_of(raw: Any, path: str = "messages") -> tuple[SimMessage, ...]:
     if not isinstance(raw, list) or not raw:
         raise MalformedInput(f"#/{path}: expected a non-empty array of messages")
     messages = []
@@ -91,7 +91,7 @@ def messages_of(raw: Any, path: str = "messages") -> tuple[Message, ...]:
         role = item.get("role") if isinstance(item, dict) else None
         if role not in ("user", "assistant"):
             raise MalformedInput(f"#/{path}/{index}/role: {role!r} is not a valid enum value")
-        messages.append(Message(role, block_text(item.get("content"))))
+        messages.append(SimMessage(role, block_text(item.get("content"))))
     return tuple(messages)
 
 
@@ -103,7 +103,7 @@ class Family:
 
     name: str = ""
 
-    def parse(self, body: Mapping[str, Any]) -> Conversation:
+    def parse(self, body: Mapping[str, Any]) -> SimConversation:
         raise NotImplementedError
 
     def pieces(self, plan: ReplyPlan) -> list[Piece]:
@@ -123,19 +123,19 @@ class Family:
         return pieces
 
 
-class AnthropicMessages(Family):
+class AnthropicMessagesFamily(Family):
     name = "anthropic-messages"
 
     def __init__(self, model: str) -> None:
         self.model = model
 
-    def parse(self, body: Mapping[str, Any]) -> Conversation:
+    def parse(self, body: Mapping[str, Any]) -> SimConversation:
         _required(body, "anthropic_version")
         limit = _optional_limit(body, "max_tokens", "max_tokens")
         if limit is None:
             raise MalformedInput("#: required key [max_tokens] not found")
         system = body.get("system")
-        return Conversation(messages_of(_required(body, "messages")), block_text(system) if system else None, limit)
+        return SimConversation(messages_of(_required(body, "messages")), block_text(system) if system else None, limit)
 
     def pieces(self, plan: ReplyPlan) -> list[Piece]:
         start = {
@@ -172,13 +172,13 @@ class AnthropicMessages(Family):
         return self._stream(plan, [start, block_start], delta, closing)
 
 
-class ClaudeText(Family):
+class ClaudeTextFamily(Family):
     """Claude v2 / Instant text completions."""
 
     name = "claude-text"
     STOP_SEQUENCE: Final = "\n\nHuman:"
 
-    def parse(self, body: Mapping[str, Any]) -> Conversation:
+    def parse(self, body: Mapping[str, Any]) -> SimConversation:
         limit = _optional_limit(body, "max_tokens_to_sample", "max_tokens_to_sample")
         if limit is None:
             raise MalformedInput("#: required key [max_tokens_to_sample] not found")
@@ -188,7 +188,7 @@ class ClaudeText(Family):
         def delta(index: int, _: bool) -> Json:
             return {"completion": plan.chunks[index].text, "stop_reason": None, "stop": None}
 
-        finished = plan.stop_reason is StopReason.END_TURN
+        finished = plan.stop_reason is SimStopReason.END_TURN
         final = {
             "completion": "",
             "stop_reason": "stop_sequence" if finished else "max_tokens",
@@ -197,10 +197,10 @@ class ClaudeText(Family):
         return self._stream(plan, [], delta, [final])
 
 
-class Llama(Family):
+class LlamaFamily(Family):
     name = "llama"
 
-    def parse(self, body: Mapping[str, Any]) -> Conversation:
+    def parse(self, body: Mapping[str, Any]) -> SimConversation:
         return _prompt_conversation(
             parse_chat_prompt, _string(body, "prompt"), _optional_limit(body, "max_gen_len", "max_gen_len")
         )
@@ -223,21 +223,21 @@ class Llama(Family):
             "generation": "",
             "prompt_token_count": None,
             "generation_token_count": plan.output_tokens,
-            "stop_reason": "stop" if plan.stop_reason is StopReason.END_TURN else "length",
+            "stop_reason": "stop" if plan.stop_reason is SimStopReason.END_TURN else "length",
         }
         return self._stream(plan, [], delta, [final])
 
 
-class Mistral(Family):
+class MistralFamily(Family):
     name = "mistral"
 
-    def parse(self, body: Mapping[str, Any]) -> Conversation:
+    def parse(self, body: Mapping[str, Any]) -> SimConversation:
         return _prompt_conversation(
             parse_chat_prompt, _string(body, "prompt"), _optional_limit(body, "max_tokens", "max_tokens")
         )
 
     def pieces(self, plan: ReplyPlan) -> list[Piece]:
-        reason = "stop" if plan.stop_reason is StopReason.END_TURN else "length"
+        reason = "stop" if plan.stop_reason is SimStopReason.END_TURN else "length"
 
         def delta(index: int, is_last: bool) -> Json:
             # The stop reason rides on the last text chunk.
@@ -246,10 +246,10 @@ class Mistral(Family):
         return self._stream(plan, [], delta, [])
 
 
-class TitanText(Family):
+class TitanTextFamily(Family):
     name = "titan-text"
 
-    def parse(self, body: Mapping[str, Any]) -> Conversation:
+    def parse(self, body: Mapping[str, Any]) -> SimConversation:
         config = body.get("textGenerationConfig") or {}
         if not isinstance(config, dict):
             raise MalformedInput("#/textGenerationConfig: expected type: JSONObject")
@@ -257,7 +257,7 @@ class TitanText(Family):
         return _prompt_conversation(parse_titan, _string(body, "inputText"), limit)
 
     def pieces(self, plan: ReplyPlan) -> list[Piece]:
-        reason = "FINISH" if plan.stop_reason is StopReason.END_TURN else "LENGTH"
+        reason = "FINISH" if plan.stop_reason is SimStopReason.END_TURN else "LENGTH"
         words_before = [0]
         for chunk in plan.chunks:
             words_before.append(words_before[-1] + chunk.words)
@@ -301,7 +301,7 @@ def converse_payloads(
     return opening, delta, closing
 
 
-def converse_conversation(body: Mapping[str, Any], max_tokens_keys: tuple[str, ...]) -> Conversation:
+def converse_conversation(body: Mapping[str, Any], max_tokens_keys: tuple[str, ...]) -> SimConversation:
     """Converse-shaped bodies (ConverseStream, and Nova's invoke schema): messages of text blocks, system blocks."""
     messages = messages_of(_required(body, "messages"))
     if messages[0].role != "user":
@@ -315,15 +315,15 @@ def converse_conversation(body: Mapping[str, Any], max_tokens_keys: tuple[str, .
     limit = None
     for key in max_tokens_keys:
         limit = limit or _optional_limit(config, key, f"inferenceConfig/{key}")
-    return Conversation(messages, system, limit)
+    return SimConversation(messages, system, limit)
 
 
-class Nova(Family):
+class NovaFamily(Family):
     """Amazon Nova's invoke schema: Converse-shaped request, Converse events wrapped by their type as the key."""
 
     name = "nova"
 
-    def parse(self, body: Mapping[str, Any]) -> Conversation:
+    def parse(self, body: Mapping[str, Any]) -> SimConversation:
         return converse_conversation(body, ("max_new_tokens", "maxTokens"))
 
     def pieces(self, plan: ReplyPlan) -> list[Piece]:
@@ -337,12 +337,12 @@ class Nova(Family):
         )
 
 
-class CohereCommandR(Family):
+class CohereCommandRFamily(Family):
     name = "cohere-command-r"
 
     _ROLES: Final = {"USER": "user", "CHATBOT": "assistant"}
 
-    def parse(self, body: Mapping[str, Any]) -> Conversation:
+    def parse(self, body: Mapping[str, Any]) -> SimConversation:
         history = body.get("chat_history") or []
         if not isinstance(history, list):
             raise MalformedInput("#/chat_history: expected type: JSONArray")
@@ -354,10 +354,10 @@ class CohereCommandR(Family):
                 if isinstance(item, dict) and item.get("role") in ("SYSTEM", "TOOL"):
                     continue
                 raise MalformedInput(f"#/chat_history/{index}/role: expected USER, CHATBOT, SYSTEM or TOOL")
-            messages.append(Message(role, str(item.get("message", ""))))
-        messages.append(Message("user", _string(body, "message")))
+            messages.append(SimMessage(role, str(item.get("message", ""))))
+        messages.append(SimMessage("user", _string(body, "message")))
         preamble = body.get("preamble")
-        return Conversation(
+        return SimConversation(
             tuple(messages),
             preamble if isinstance(preamble, str) else None,
             _optional_limit(body, "max_tokens", "max_tokens"),
@@ -365,7 +365,7 @@ class CohereCommandR(Family):
 
     def pieces(self, plan: ReplyPlan) -> list[Piece]:
         generation_id = str(uuid.uuid4())
-        reason = "COMPLETE" if plan.stop_reason is StopReason.END_TURN else "MAX_TOKENS"
+        reason = "COMPLETE" if plan.stop_reason is SimStopReason.END_TURN else "MAX_TOKENS"
         start = {"is_finished": False, "event_type": "stream-start", "generation_id": generation_id}
 
         def delta(index: int, _: bool) -> Json:
@@ -391,17 +391,17 @@ def family_for(model_id: str) -> Family | None:
     """The family serving this model id (geo prefixes and ARNs accepted), or None for an unknown id."""
     model = base_model_id(model_id)
     if model.startswith(("anthropic.claude-v2", "anthropic.claude-instant")):
-        return ClaudeText()
+        return ClaudeTextFamily()
     if model.startswith("anthropic."):
-        return AnthropicMessages(model)
+        return AnthropicMessagesFamily(model)
     if model.startswith("meta."):
-        return Llama()
+        return LlamaFamily()
     if model.startswith("mistral."):
-        return Mistral()
+        return MistralFamily()
     if model.startswith(("amazon.titan-text", "amazon.titan-tg1")):
-        return TitanText()
+        return TitanTextFamily()
     if model.startswith("amazon.nova") and not model.startswith(NOVA_NON_TEXT):
-        return Nova()
+        return NovaFamily()
     if model.startswith("cohere.command-r"):
-        return CohereCommandR()
+        return CohereCommandRFamily()
     return None

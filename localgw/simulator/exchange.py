@@ -1,6 +1,6 @@
 """One simulated request from arrival to the last byte: planning, pre-stream refusals, paced writing, the record.
 
-Every wire format builds its frames (bytes due at planned times) and hands them to `Exchange.stream`, which
+Every wire format builds its frames (bytes due at planned times) and hands them to `SimulatorExchange.stream`, which
 writes each frame at its absolute due time, stops as soon as the client is gone, and keeps the request's
 `RequestRecord` accurate (emit timestamps taken right before each write).
 """
@@ -17,8 +17,8 @@ from typing import Final
 from aiohttp import web
 
 from .directives import DirectiveError
-from .log import Emit, Outcome, RequestRecord, SimulatorLog
-from .script import Conversation, Defaults, ReplyPlan, layout, plan_reply
+from .log import Emit, RequestOutcome, RequestRecord, SimulatorLog
+from .script import Defaults, ReplyPlan, SimConversation, layout, plan_reply
 
 DISCONNECT_POLL_SECONDS: Final = 0.05
 """While waiting for a frame's due time, how often to look whether the client has gone."""
@@ -36,7 +36,7 @@ class Frame:
 
 
 class Rejection(Exception):
-    """A complete HTTP error response, raised by request parsing and turned into the reply by `Exchange`."""
+    """A complete HTTP error response, raised by request parsing and turned into the reply by `SimulatorExchange`."""
 
     def __init__(self, status: int, code: str, body: bytes, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(f"{status} {code}")
@@ -83,7 +83,7 @@ async def sleep_until(deadline: float, request: web.BaseRequest) -> bool:
         await asyncio.sleep(min(remaining, DISCONNECT_POLL_SECONDS))
 
 
-class Exchange:
+class SimulatorExchange:
     """One request to the simulator."""
 
     def __init__(self, request: web.Request, format: str, model: str, *, request_id_header: str) -> None:
@@ -103,7 +103,7 @@ class Exchange:
 
     def plan(
         self,
-        conversation: Conversation,
+        conversation: SimConversation,
         *,
         invalid: Callable[[str], Rejection],
         throttled: Callable[[], Rejection],
@@ -126,7 +126,7 @@ class Exchange:
         self.state.log.update(self.record, family=family)
 
     def reject(self, rejection: Rejection) -> web.Response:
-        self.state.log.finish(self.record, Outcome.REJECTED, status=rejection.status, error=rejection.code)
+        self.state.log.finish(self.record, RequestOutcome.REJECTED, status=rejection.status, error=rejection.code)
         headers = {**rejection.headers, self.request_id_header: self.id}
         return web.Response(status=rejection.status, body=rejection.body, headers=headers)
 
@@ -147,7 +147,7 @@ class Exchange:
             start = 0
             while start < len(frames):
                 if not await sleep_until(self.started_at + frames[start].at, self.request):
-                    log.finish(record, Outcome.CLIENT_CLOSED, status=200)
+                    log.finish(record, RequestOutcome.CLIENT_CLOSED, status=200)
                     return response
                 # Every frame already due goes out in this one write. When the loop runs late (hundreds of streams in
                 # one process), a write per overdue frame only adds syscalls to the backlog that made them late.
@@ -160,15 +160,15 @@ class Exchange:
             await response.write_eof()
         except ConnectionError:
             # aiohttp's ClientConnectionResetError ("Cannot write to closing transport") is a ConnectionError.
-            log.finish(record, Outcome.CLIENT_CLOSED, status=200)
+            log.finish(record, RequestOutcome.CLIENT_CLOSED, status=200)
             return response
         except asyncio.CancelledError:
-            log.finish(record, Outcome.CLIENT_CLOSED, status=200)
+            log.finish(record, RequestOutcome.CLIENT_CLOSED, status=200)
             raise
         if error_code is not None:
-            log.finish(record, Outcome.FAILED, status=200, error=error_code)
+            log.finish(record, RequestOutcome.FAILED, status=200, error=error_code)
         else:
-            log.finish(record, Outcome.COMPLETED, status=200)
+            log.finish(record, RequestOutcome.COMPLETED, status=200)
         return response
 
     @staticmethod

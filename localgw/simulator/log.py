@@ -23,7 +23,7 @@ from typing import Final
 DEFAULT_CAPACITY: Final = 1000
 
 
-class Outcome(StrEnum):
+class RequestOutcome(StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"
     """Every chunk and the stop events were written."""
@@ -64,7 +64,7 @@ class RequestRecord:
     chunks_planned: int = 0
     chunks_sent: int = 0
     emits: list[Emit] = field(default_factory=list)
-    outcome: Outcome = Outcome.RUNNING
+    outcome: RequestOutcome = RequestOutcome.RUNNING
     status: int | None = None
     """HTTP status of the response."""
     error: str | None = None
@@ -113,7 +113,7 @@ class SimulatorLog:
             self._changed.notify_all()
 
     def finish(
-        self, record: RequestRecord, outcome: Outcome, *, status: int | None = None, error: str | None = None
+        self, record: RequestRecord, outcome: RequestOutcome, *, status: int | None = None, error: str | None = None
     ) -> None:
         with self._changed:
             record.outcome = outcome
@@ -178,4 +178,4 @@ def _brief(records: list[RequestRecord]) -> list[tuple[str, str, str, int]]:
 
 def finished(record_id: str) -> Callable[[list[RequestRecord]], bool]:
     """Predicate for `wait_for`: the request with this id has ended, whatever the outcome."""
-    return lambda records: any(r.id == record_id and r.outcome is not Outcome.RUNNING for r in records)
+    return lambda records: any(r.id == record_id and r.outcome is not RequestOutcome.RUNNING for r in records)

@@ -19,9 +19,9 @@ from typing import Any, Final
 from aiohttp import web
 
 from ..eventstream import json_bytes
-from .exchange import Exchange, Rejection, failure_text, text_frames
+from .exchange import Rejection, SimulatorExchange, failure_text, text_frames
 from .prompts import block_text
-from .script import Conversation, Message, ReplyPlan, StopReason
+from .script import ReplyPlan, SimConversation, SimMessage, SimStopReason
 
 CHAT_COMPLETIONS_PATH: Final = "/openai/v1/chat/completions"
 SYSTEM_FINGERPRINT: Final = "fp_localgw_simulator"
@@ -63,20 +63,20 @@ def _limit(body: Mapping[str, Any]) -> int | None:
     return None
 
 
-def conversation_of(body: Any) -> Conversation:
+def conversation_of(body: Any) -> SimConversation:
     if not isinstance(body, dict):
         raise invalid_request("We could not parse the JSON body of your request.")
     raw = body.get("messages")
     if not isinstance(raw, list) or not raw:
         raise invalid_request("Missing required parameter: 'messages'.", param="messages")
     system_parts: list[str] = []
-    messages: list[Message] = []
+    messages: list[SimMessage] = []
     for index, item in enumerate(raw):
         role = item.get("role") if isinstance(item, dict) else None
         if role in ("system", "developer"):
             system_parts.append(block_text(item.get("content")))
         elif role in ("user", "assistant"):
-            messages.append(Message(role, block_text(item.get("content"))))
+            messages.append(SimMessage(role, block_text(item.get("content"))))
         elif role != "tool":  # tool results carry no conversation text
             raise invalid_request(
                 f"Invalid value for 'messages[{index}].role': {role!r}.", param=f"messages[{index}].role"
@@ -85,7 +85,7 @@ def conversation_of(body: Any) -> Conversation:
         raise invalid_request(
             'The localgw simulator only serves streaming requests: set "stream": true.', param="stream"
         )
-    return Conversation(tuple(messages), "\n".join(system_parts) or None, _limit(body))
+    return SimConversation(tuple(messages), "\n".join(system_parts) or None, _limit(body))
 
 
 def _event(payload: Mapping[str, Any]) -> bytes:
@@ -93,7 +93,7 @@ def _event(payload: Mapping[str, Any]) -> bytes:
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
-    exchange = Exchange(request, "openai", "", request_id_header="x-request-id")
+    exchange = SimulatorExchange(request, "openai", "", request_id_header="x-request-id")
     try:
         if not _bearer_key(request):
             raise openai_error(401, MISSING_KEY_MESSAGE, "invalid_request_error")
@@ -131,7 +131,7 @@ def _events(plan: ReplyPlan, request_id: str, model: str, include_usage: bool) -
         choice = {"index": 0, "delta": dict(delta), "logprobs": None, "finish_reason": finish_reason}
         return _event({**base, "choices": [choice]})
 
-    finish_reason = "stop" if plan.stop_reason is StopReason.END_TURN else "length"
+    finish_reason = "stop" if plan.stop_reason is SimStopReason.END_TURN else "length"
     closing = [chunk({}, finish_reason)]
     if include_usage:
         usage = {

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from .script import Message
+from .script import SimMessage
 
-Parsed = tuple[str | None, tuple[Message, ...]]
+Parsed = tuple[str | None, tuple[SimMessage, ...]]
 """(system prompt or None, messages)."""
 
 
@@ -36,7 +36,7 @@ def _conversation(system: str | None, turns: list[tuple[str, str]]) -> Parsed:
     # The trailing empty assistant turn is the generation slot, not something anyone said.
     if turns and turns[-1][0] == "assistant" and not turns[-1][1].strip():
         turns = turns[:-1]
-    messages = tuple(Message(role, text.strip()) for role, text in turns)
+    messages = tuple(SimMessage(role, text.strip()) for role, text in turns)
     return (system.strip() or None) if system else None, messages
 
 
@@ -109,7 +109,7 @@ _TITAN_ROLES: Final = {"User": "user", "Bot": "assistant"}
 def parse_titan(prompt: str) -> Parsed:
     parts = _TITAN_TURN.split(prompt)
     if len(parts) == 1:
-        return None, (Message("user", prompt.strip()),)
+        return None, (SimMessage("user", prompt.strip()),)
     turns = [(_TITAN_ROLES[role], text) for role, text in zip(parts[1::2], parts[2::2], strict=True)]
     # Titan has no system role; text before the first turn is an instruction, kept apart like a system prompt.
     return _conversation(parts[0], turns)
@@ -121,7 +121,7 @@ def parse_chat_prompt(prompt: str) -> Parsed:
         return parse_llama3(prompt)
     if "[INST]" in prompt:
         return parse_inst(prompt)
-    return None, (Message("user", prompt.strip()),)
+    return None, (SimMessage("user", prompt.strip()),)
 
 
 _TITAN_OPEN_SLOT: Final = re.compile(r"^[ \t]*Bot:[ \t]*\Z", re.MULTILINE)
@@ -137,4 +137,4 @@ def parse_any_prompt(prompt: str) -> Parsed:
         return parse_claude_text(prompt.rstrip())
     if _TITAN_OPEN_SLOT.search(prompt.rstrip()):
         return parse_titan(prompt)
-    return None, (Message("user", prompt.strip()),)
+    return None, (SimMessage("user", prompt.strip()),)

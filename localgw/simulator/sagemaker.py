@@ -27,9 +27,9 @@ from typing import Any, Final
 from aiohttp import web
 
 from ..eventstream import CONTENT_TYPE, event_message, exception_message, json_bytes
-from .exchange import Exchange, Frame, Rejection, failure_text
+from .exchange import Frame, Rejection, SimulatorExchange, failure_text
 from .prompts import block_text, parse_any_prompt
-from .script import Conversation, Message, ReplyPlan, StopReason
+from .script import ReplyPlan, SimConversation, SimMessage, SimStopReason
 
 INVOKE_STREAM_PATH: Final = "/endpoints/{endpoint_name}/invocations-response-stream"
 
@@ -78,25 +78,25 @@ class UnreadableBody(ValueError):
     """A body the serving container would answer with a 4xx."""
 
 
-def conversation_of(body: Any) -> Conversation:
+def conversation_of(body: Any) -> SimConversation:
     """TGI/LMI `{"inputs", "parameters"}` bodies, or LMI chat `{"messages", "max_tokens"}` bodies."""
     if not isinstance(body, dict):
         raise UnreadableBody("request body must be a JSON object")
     if isinstance(body.get("inputs"), str):
         parameters = body.get("parameters") or {}
         system, messages = parse_any_prompt(body["inputs"])
-        return Conversation(messages, system, _limit(parameters.get("max_new_tokens"), "parameters.max_new_tokens"))
+        return SimConversation(messages, system, _limit(parameters.get("max_new_tokens"), "parameters.max_new_tokens"))
     if isinstance(body.get("messages"), list):
         system_parts = [
             block_text(m.get("content")) for m in body["messages"] if isinstance(m, dict) and m.get("role") == "system"
         ]
         messages = tuple(
-            Message(m["role"], block_text(m.get("content")))
+            SimMessage(m["role"], block_text(m.get("content")))
             for m in body["messages"]
             if isinstance(m, dict) and m.get("role") in ("user", "assistant")
         )
         limit = body.get("max_tokens", body.get("max_new_tokens"))
-        return Conversation(messages, "\n".join(system_parts) or None, _limit(limit, "max_tokens"))
+        return SimConversation(messages, "\n".join(system_parts) or None, _limit(limit, "max_tokens"))
     raise UnreadableBody('body needs "inputs" (a prompt string) or "messages"')
 
 
@@ -138,12 +138,12 @@ def tgi_lines(plan: ReplyPlan) -> Lines:
     for chunk in plan.chunks_to_send:
         token = {"id": _token_id(chunk.text), "text": chunk.text, "logprob": -0.25, "special": False}
         is_last = not plan.fails and chunk.index == len(plan.chunks) - 1
-        capped = is_last and plan.stop_reason is StopReason.MAX_TOKENS
+        capped = is_last and plan.stop_reason is SimStopReason.MAX_TOKENS
         details = _tgi_details(plan, "length") if capped else None
         lines.append(
             Frame(chunk.at, line(chunk.index + 1, token, plan.text if capped else None, details), (chunk.index,))
         )
-    if not plan.fails and plan.stop_reason is StopReason.END_TURN:
+    if not plan.fails and plan.stop_reason is SimStopReason.END_TURN:
         eos = {"id": 2, "text": "</s>", "logprob": -0.01, "special": True}
         details = _tgi_details(plan, "eos_token")
         lines.append(Frame(plan.end_at, line(len(plan.chunks) + 1, eos, plan.text, details)))
@@ -151,7 +151,7 @@ def tgi_lines(plan: ReplyPlan) -> Lines:
 
 
 def lmi_lines(plan: ReplyPlan) -> Lines:
-    reason = "eos_token" if plan.stop_reason is StopReason.END_TURN else "length"
+    reason = "eos_token" if plan.stop_reason is SimStopReason.END_TURN else "length"
     lines: Lines = []
     for chunk in plan.chunks_to_send:
         event: dict[str, Any] = {"token": {"id": _token_id(chunk.text), "text": chunk.text, "log_prob": -0.25}}
@@ -220,7 +220,7 @@ def cut_into_parts(lines: Lines, rng: random.Random) -> list[Frame]:
 
 async def invoke_endpoint_with_response_stream(request: web.Request) -> web.StreamResponse:
     endpoint_name = request.match_info["endpoint_name"]
-    exchange = Exchange(request, "sagemaker", endpoint_name, request_id_header="x-amzn-RequestId")
+    exchange = SimulatorExchange(request, "sagemaker", endpoint_name, request_id_header="x-amzn-RequestId")
     dialect, content_type, render = dialect_for(endpoint_name)
     exchange.note_family(dialect)
     try:

@@ -45,30 +45,30 @@ VOCABULARY: Final = (
 )  # fmt: skip
 
 
-class StopReason(StrEnum):
+class SimStopReason(StrEnum):
     END_TURN = "end_turn"
     MAX_TOKENS = "max_tokens"
 
 
 @dataclass(frozen=True, slots=True)
-class Message:
+class SimMessage:
     role: str
     """`user` or `assistant`."""
     text: str
 
 
 @dataclass(frozen=True, slots=True)
-class Conversation:
+class SimConversation:
     """A request normalized from any wire format, directives still inside the texts."""
 
-    messages: tuple[Message, ...]
+    messages: tuple[SimMessage, ...]
     system: str | None = None
     max_tokens: int | None = None
 
     @classmethod
-    def of(cls, *pairs: tuple[str, str], system: str | None = None, max_tokens: int | None = None) -> Conversation:
-        """Shorthand for tests: `Conversation.of(("user", "hi"), ("assistant", "hello"), ("user", "again"))`."""
-        return cls(tuple(Message(role, text) for role, text in pairs), system, max_tokens)
+    def of(cls, *pairs: tuple[str, str], system: str | None = None, max_tokens: int | None = None) -> SimConversation:
+        """Shorthand for tests: `SimConversation.of(("user", "hi"), ("assistant", "hello"), ("user", "again"))`."""
+        return cls(tuple(SimMessage(role, text) for role, text in pairs), system, max_tokens)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +96,7 @@ class ReplyPlan:
     last_user_text: str
     text: str
     chunks: tuple[Chunk, ...]
-    stop_reason: StopReason
+    stop_reason: SimStopReason
     input_tokens: int
     output_tokens: int
     ttft: float
@@ -152,7 +152,7 @@ def _schedule(words: Sequence[str], sizes: Sequence[int], ttft: float, rate: flo
     return tuple(chunks)
 
 
-def plan_reply(conversation: Conversation, defaults: Defaults = Defaults()) -> ReplyPlan:
+def plan_reply(conversation: SimConversation, defaults: Defaults = Defaults()) -> ReplyPlan:
     """The reply the simulator streams for `conversation`. Raises `DirectiveError` for a bad directive."""
     texts = [conversation.system or ""] + [message.text for message in conversation.messages]
     stripped, directives = extract_all(texts)
@@ -172,10 +172,10 @@ def plan_reply(conversation: Conversation, defaults: Defaults = Defaults()) -> R
     word_rng = random.Random("words\x00" + seed)
     words += [word_rng.choice(VOCABULARY) for _ in range(max(0, length - len(words)))]
 
-    stop_reason = StopReason.END_TURN
+    stop_reason = SimStopReason.END_TURN
     if conversation.max_tokens is not None and conversation.max_tokens < len(words):
         words = words[: conversation.max_tokens]
-        stop_reason = StopReason.MAX_TOKENS
+        stop_reason = SimStopReason.MAX_TOKENS
 
     sizes = _chunk_sizes(random.Random("chunks\x00" + seed), len(words))
     ttft = (directives.ttft_ms if directives.ttft_ms is not None else defaults.ttft_ms) / 1000

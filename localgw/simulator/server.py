@@ -11,8 +11,8 @@ from .exchange import SIM_LOG_KEY
 from .log import SimulatorLog
 
 
-class BackgroundServer(_Background):
-    """`with BackgroundServer() as server: ... server.url ... server.log`: the simulator on 127.0.0.1."""
+class SimulatorServer(_Background):
+    """`with SimulatorServer() as server: ... server.url ... server.log`: the simulator on 127.0.0.1."""
 
     def __init__(
         self,

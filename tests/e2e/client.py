@@ -6,7 +6,7 @@ import json
 import urllib.request
 from typing import Any
 
-from localgw.simulator import Conversation, plan_reply
+from localgw.simulator import SimConversation, plan_reply
 from tests.conftest import RECV_TIMEOUT
 
 TERMINAL = ("done", "error")
@@ -39,7 +39,7 @@ def answer_text(frames: list[dict[str, Any]]) -> str:
 
 def expected_reply(text: str, max_tokens: int | None = None) -> Any:
     """What the simulator streams for a one-turn conversation: the oracle for text and usage."""
-    return plan_reply(Conversation.of(("user", text), max_tokens=max_tokens))
+    return plan_reply(SimConversation.of(("user", text), max_tokens=max_tokens))
 
 
 def simulator_records(base_url: str) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from lambdas.handlers.cancel import EARLY_CANCEL_WAIT_S
-from localgw.simulator import Conversation, plan_reply
+from localgw.simulator import SimConversation, plan_reply
 from tests.e2e.client import answer_text, ask, collect, expected_reply, recv, send, simulator_records
 from tests.e2e.test_lifecycle import wait_for_record
 from tests.unit.fakes import assert_well_formed
@@ -26,7 +26,7 @@ def test_a_conversation_carries_its_history_to_the_model(connect):
 
     assert second[0]["conversationId"] == conversation_id
     expected = plan_reply(
-        Conversation.of(
+        SimConversation.of(
             ("user", f"My name is Ada {FAST}"), ("assistant", answer_text(first)), ("user", f"What is my name {FAST}")
         )
     )

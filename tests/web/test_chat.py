@@ -11,7 +11,7 @@ import os
 import re
 import time
 
-from localgw.simulator import Conversation, plan_reply
+from localgw.simulator import SimConversation, plan_reply
 from tests.web.conftest import ARTIFACTS, send_message, wait_finished
 
 DOCS_SCREENSHOT = ARTIFACTS.parent / "docs" / "web-screenshot.png"
@@ -20,7 +20,7 @@ FAST = "[[sim rate=5000 ttft=0]]"
 
 
 def expected(*turns: tuple[str, str]) -> str:
-    return plan_reply(Conversation.of(*turns)).text
+    return plan_reply(SimConversation.of(*turns)).text
 
 
 def test_text_appears_progressively_before_done(open_page):
