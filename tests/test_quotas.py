@@ -21,7 +21,7 @@ from moto import mock_aws
 
 from lambdas import env_vars
 from lambdas.store import quotas
-from lambdas.store.errors import QuotaExceededError, QuotaUnavailableError
+from lambdas.store.errors import ConflictError, QuotaExceededError, QuotaUnavailableError
 from lambdas.store.quotas import Quotas, QuotaSettings
 from lambdas.table_schema import PARTITION_KEY, SORT_KEY
 
@@ -357,3 +357,23 @@ def test_the_shared_store_uses_the_relay_table_and_the_environments_limits(
         relay_settings.cache_clear()
         store.shared.cache_clear()
         clients.dynamodb.cache_clear()
+
+
+def test_an_admissions_lease_and_a_finishs_release_and_charge_are_transaction_writes(
+    dynamodb: AtomicCalls, clock: Clock
+) -> None:
+    from lambdas.store.table import Table
+
+    limits = make(dynamodb, clock, inflight=1, daily=1000)
+    table = Table(dynamodb, TABLE)
+    snapshot = limits.read("alice")
+    table.transact([limits.lease(snapshot, "r1", 300)])
+    with pytest.raises(QuotaExceededError):
+        limits.lease(limits.read("alice"), "r2", 300)
+    with pytest.raises(ConflictError):  # the snapshot is stale: the version moved on
+        table.transact([limits.lease(snapshot, "r2", 300)])
+
+    table.transact([limits.release_write("alice", "r1"), limits.charge_write("alice", 250)])
+
+    assert limits.check("alice") == 750
+    limits.acquire("alice", "r2", 300)

@@ -70,3 +70,11 @@ def test_frames_that_fit_are_stored_in_the_record_itself(store, table):
     assert (record.status, record.transcript_parts) == ("ended", 0)
     assert store.answers.transcript(record) == frames
     assert len(table.scan(TableName="relay-unit")["Items"]) == 1
+
+
+def test_a_resume_says_which_connection_the_answer_leaves(store):
+    streaming(store, "moving")
+    assert store.answers.request_resume("ann", "moving", "conn-2", 3) == "conn-1"
+    assert store.answers.request_resume("ann", "moving", "conn-3", 3) == "conn-2"
+    store.answers.end("ann", "moving", [])
+    assert store.answers.request_resume("ann", "moving", "conn-4", 3) is None  # ended: nothing to move
