@@ -1,0 +1,304 @@
+"""The terminal chat: `python -m relay_client --url URL --token TOKEN ["question"]`.
+
+With a question it answers once and exits: the answer's text on stdout, exit status 0 when the answer ends with
+`done`, 1 with the error on stderr when it ends with `error` (or the connection fails). Without one it is an
+interactive session: type a line, the answer streams as text, the next line continues the same conversation.
+Ctrl-C stops the answer in flight (a second Ctrl-C, or Ctrl-C at the prompt, quits); Ctrl-D quits. A dropped
+connection is picked up again without losing a word (RelayClient resumes the answer by seq).
+
+`--json` prints the answer's frames as JSON lines instead (what wscat shows, duplicates removed and in order).
+Commands at the prompt: `/new` (a new conversation), `/models`, `/history`, `/quit`.
+
+Rendering lives in `Renderer`: one method per event type, looked up in `Renderer.handlers`. Protocol v2's events
+(reasoning shown dimmed, tool calls as lines of their own) become entries there; frame types nobody handles are
+skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from relay_client.client import Answer, ConnectionState, RelayClient, StateChange
+from relay_client.errors import RelayError
+from relay_client.events import Done, Error, Event, Start, Text
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+DIM, RESET = "\x1b[2m", "\x1b[0m"
+
+
+class Renderer:
+    """How an answer looks in the terminal. `out` gets the answer's text (or frames with `json_mode`), `err`
+    everything about it (status lines, errors, connection state)."""
+
+    def __init__(self, out: TextIO, err: TextIO, *, json_mode: bool = False, color: bool | None = None) -> None:
+        self.out = out
+        self.err = err
+        self.json_mode = json_mode
+        self.color = err.isatty() if color is None else color
+        self.verbose = err.isatty()
+        self._column = 0  # characters written on the current output line
+        self.handlers: dict[type, Callable[[Any], None]] = {
+            Start: self.start,
+            Text: self.text,
+            Done: self.done,
+            Error: self.error,
+        }
+
+    def event(self, event: Event) -> None:
+        handler = self.handlers.get(type(event))
+        if handler is not None:
+            handler(event)
+
+    def frame(self, frame: dict[str, Any]) -> None:
+        self.out.write(json.dumps(frame, ensure_ascii=False, separators=(",", ":")) + "\n")
+        self.out.flush()
+
+    def start(self, event: Start) -> None:
+        pass
+
+    def text(self, event: Text) -> None:
+        self.out.write(event.text)
+        self.out.flush()
+        self._column += len(event.text)
+
+    def done(self, event: Done) -> None:
+        self.end_line()
+        if event.stop_reason == "cancelled":
+            self.note("[cancelled]")
+        elif event.stop_reason != "end_turn":
+            self.note(f"[stopped: {event.stop_reason}]")
+        if self.verbose:
+            parts: list[str] = []
+            if event.usage.output_tokens is not None:
+                parts.append(f"{event.usage.output_tokens} tokens")
+            if event.metrics.first_token_ms is not None:
+                parts.append(f"first token {event.metrics.first_token_ms} ms")
+            self.note("[" + " · ".join(part for part in parts if part) + "]")
+
+    def error(self, event: Error) -> None:
+        self.end_line()
+        self.failure(event.error)
+
+    def failure(self, error: RelayError) -> None:
+        details = ""
+        if error.field:
+            details += f" (field: {error.field})"
+        if error.retry_after is not None:
+            details += f" (retry after {error.retry_after:g} s)"
+        self.err.write(f"error: {error.code}: {error.message}{details}\n")
+        self.err.flush()
+
+    def state(self, change: StateChange) -> None:
+        if change.state == ConnectionState.RECONNECTING and change.attempt <= 1:
+            self.note_inline("[connection lost; reconnecting…]")
+        elif change.state == ConnectionState.OPEN and self._reconnecting:
+            self.note_inline("[reconnected]")
+        self._reconnecting = change.state == ConnectionState.RECONNECTING or (
+            self._reconnecting and change.state != ConnectionState.OPEN
+        )
+
+    _reconnecting = False
+
+    def note(self, text: str) -> None:
+        self.err.write((f"{DIM}{text}{RESET}" if self.color else text) + "\n")
+        self.err.flush()
+
+    def note_inline(self, text: str) -> None:
+        """A notice in the middle of streamed text: on stderr, without breaking the text on stdout."""
+        if self.err.isatty() and self.out.isatty() and self._column:
+            self.err.write("\n")
+            self._column = 0
+        self.note(text)
+
+    def end_line(self) -> None:
+        if self._column and not self.json_mode:
+            self.out.write("\n")
+            self.out.flush()
+        self._column = 0
+
+
+class Chat:
+    def __init__(self, relay: RelayClient, renderer: Renderer, args: argparse.Namespace) -> None:
+        self.relay = relay
+        self.renderer = renderer
+        self.args = args
+        self.conversation_id: str | None = None
+        self.answer: Answer | None = None
+        self.interrupted = False
+
+    async def turn(self, text: str) -> bool:
+        """Ask, stream the answer, return True if it ended with `done`."""
+        args = self.args
+        try:
+            self.answer = await self.relay.ask(
+                text,
+                model=args.model,
+                conversation_id=self.conversation_id,
+                system=args.system,
+                max_tokens=args.max_tokens,
+                temperature=args.temperature,
+            )
+        except RelayError as exc:
+            self.renderer.failure(exc)
+            return False
+        answer = self.answer
+        try:
+            if self.renderer.json_mode:
+                async for frame in answer.frames():
+                    self.renderer.frame(frame)
+            else:
+                async for event in answer:
+                    self.renderer.event(event)
+            result = await answer.result()
+        except RelayError:
+            return False
+        finally:
+            self.answer = None
+            self.conversation_id = answer.conversation_id or self.conversation_id
+        return result is not None
+
+    def interrupt(self) -> bool:
+        """Ctrl-C: cancel the answer in flight (True), or tell the caller to quit (False)."""
+        answer = self.answer
+        if answer is None or answer.finished or self.interrupted:
+            return False
+        self.interrupted = True
+        self.renderer.note_inline("[cancelling; Ctrl-C again quits]")
+        self.relay._background(answer.cancel())
+        return True
+
+    async def command(self, line: str) -> bool:
+        """A /command at the prompt; False to quit."""
+        name = line.split()[0]
+        if name in ("/quit", "/exit"):
+            return False
+        try:
+            if name == "/new":
+                self.conversation_id = None
+                self.renderer.note("[new conversation]")
+            elif name == "/models":
+                for model in await self.relay.models():
+                    print(f"{model.id}{' (default)' if model.default else ''}", file=self.renderer.out)
+            elif name == "/history":
+                if self.conversation_id is None:
+                    self.renderer.note("[no conversation yet]")
+                else:
+                    for turn in (await self.relay.history(self.conversation_id)).turns:
+                        print(f"{turn.role}: {turn.text}", file=self.renderer.out)
+            else:
+                self.renderer.note("commands: /new /models /history /quit")
+        except RelayError as exc:
+            self.renderer.failure(exc)
+        return True
+
+
+def _stdin_lines(loop: asyncio.AbstractEventLoop) -> asyncio.Queue[str | None]:
+    """Lines of stdin, read by a daemon thread (it never keeps the process alive); None at end of input."""
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def read() -> None:
+        for line in sys.stdin:
+            loop.call_soon_threadsafe(queue.put_nowait, line)
+        loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    threading.Thread(target=read, name="stdin", daemon=True).start()
+    return queue
+
+
+async def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    renderer = Renderer(out, err, json_mode=args.json)
+    loop = asyncio.get_running_loop()
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    chat: Chat | None = None
+    quitting = False
+
+    def on_sigint() -> None:
+        nonlocal quitting
+        if chat is not None and chat.interrupt():
+            return
+        quitting = True
+        main_task.cancel()
+
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+    relay = RelayClient(args.url, token=args.token, on_state=renderer.state)
+    try:
+        await relay.connect()
+        chat = Chat(relay, renderer, args)
+        if args.question:
+            return EXIT_OK if await chat.turn(" ".join(args.question)) else EXIT_ERROR
+        interactive = sys.stdin.isatty()
+        lines = _stdin_lines(loop)
+        while True:
+            if interactive:
+                out.write("> ")
+                out.flush()
+            line = await lines.get()
+            if line is None:
+                if interactive:
+                    out.write("\n")
+                return EXIT_OK
+            line = line.strip()
+            if not line:
+                continue
+            if line.startswith("/"):
+                if not await chat.command(line):
+                    return EXIT_OK
+                continue
+            chat.interrupted = False
+            await chat.turn(line)
+    except RelayError as exc:
+        renderer.end_line()
+        renderer.failure(exc)
+        return EXIT_ERROR
+    except asyncio.CancelledError:
+        if not quitting:
+            raise
+        renderer.end_line()
+        return EXIT_INTERRUPTED
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGINT)
+        await relay.close()
+
+
+def parser() -> argparse.ArgumentParser:
+    arguments = argparse.ArgumentParser(
+        prog="python -m relay_client",
+        description="Chat with ws-llm-relay in the terminal: one question (argument) or an interactive session.",
+    )
+    arguments.add_argument("question", nargs="*", help="ask this once and exit (no question: interactive)")
+    arguments.add_argument("--url", default=os.environ.get("RELAY_URL"), help="WebSocket URL (env RELAY_URL)")
+    arguments.add_argument("--token", default=os.environ.get("RELAY_TOKEN"), help="access token (env RELAY_TOKEN)")
+    arguments.add_argument("--model", help="a model id (see /models); default: the relay's default")
+    arguments.add_argument("--system", help="a system prompt")
+    arguments.add_argument("--max-tokens", type=int, dest="max_tokens")
+    arguments.add_argument("--temperature", type=float)
+    arguments.add_argument("--json", action="store_true", help="print the answer's frames as JSON lines")
+    return arguments
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if not args.url:
+        parser().error("--url (or RELAY_URL) is required")
+    try:
+        return asyncio.run(run(args))
+    except KeyboardInterrupt:  # before the loop's handler was installed, or on a platform without one
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
