@@ -1,15 +1,18 @@
-// The chat page: wires the connection, the composer, the model picker, the conversation list and the answers.
-// Each concern lives in its own module; this one only decides what happens when.
+// The chat page: wires the relay client, the composer, the model picker, the conversation list and the answers.
+// The protocol itself (the socket, reconnect and resume, frames in seq order, requests and their answers) is the
+// relay client's: clients/js (@ws-llm-relay/client), served beside this file as relay-client.js. This module only
+// decides what the page shows when.
 
 import { Announcer } from "./announcer.js";
-import { Answer, newRequestId } from "./answer.js";
 import { AnswerView, storedAnswerBubble, userBubble } from "./answer-view.js";
 import { DEV_USER, tokenSource } from "./auth.js";
 import { loadConfig } from "./config.js";
-import { RelayConnection } from "./connection.js";
 import { ConversationList } from "./conversation-list.js";
 import { describeError } from "./errors.js";
-import { HistoryAssembler } from "./history.js";
+import { RelayClient } from "./relay-client.js";
+
+// A page stays until it is closed: it keeps trying to reconnect (0.5 s doubling to 15 s, with jitter) for good.
+const RECONNECT = { baseDelayMs: 500, maxDelayMs: 15_000, maxAttempts: Number.POSITIVE_INFINITY };
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -27,15 +30,15 @@ const ui = {
 
 const state = {
   config: null,
-  connection: null,
+  relay: null,
   tokens: null,
   conversationId: null, // the conversation on screen (null: a new one, until its first answer starts)
   active: null, // the entry streaming in the conversation on screen
-  answers: new Map(), // requestId → {answer, view, message, resuming, cancelWanted}
+  answers: new Map(), // requestId → {answer, view}: the page's answers (the relay client's Answer objects)
   modelsLoaded: false,
+  historyWanted: null, // the conversation whose history is on its way
 };
 const announcer = new Announcer($("announcer"));
-const history = new HistoryAssembler();
 let conversations;
 
 async function main() {
@@ -52,8 +55,9 @@ async function main() {
     list: $("conversation-list"),
     empty: $("conversations-empty"),
     more: $("more-conversations"),
-    request: (message) => state.connection.send(message),
+    load: (cursor) => state.relay.conversations(cursor ? { cursor } : {}),
     onOpen: openConversation,
+    onError: showError,
   });
   wireComposer();
   wireUserSwitch();
@@ -61,23 +65,18 @@ async function main() {
   $("banner-close").addEventListener("click", () => (ui.banner.hidden = true));
   followNewText();
 
-  const connection = new RelayConnection(state.config.wsUrl, state.tokens);
-  state.connection = connection;
-  connection.addEventListener("state", (event) => onConnectionState(event.detail));
-  connection.addEventListener("open", onOpen);
-  connection.addEventListener("frame", (event) => onFrame(event.detail));
-  connection.start();
+  connect();
 
   // For tests and devtools: lose the socket like a network failure would, and read the answers' state.
   window.relayChat = {
-    drop: () => connection.drop(),
+    drop: () => state.relay.drop(),
     answers: () =>
       [...state.answers.values()].map(({ answer }) => ({
         requestId: answer.requestId,
-        state: answer.state,
-        text: answer.text,
+        state: answer.status,
+        text: answer.currentText,
         lastSeq: answer.lastSeq,
-        duplicates: answer.duplicates,
+        duplicates: answer.frames.duplicates,
         terminal: answer.terminal,
       })),
   };
@@ -85,10 +84,24 @@ async function main() {
 
 // Connection.
 
+function connect() {
+  const relay = new RelayClient({
+    url: new URL(state.config.wsUrl, location.href).toString(),
+    // Called on every (re)connect; `fresh` after a failed attempt (browsers hide a 401: it may be an expired token).
+    token: (context) => state.tokens.token(context),
+    reconnect: RECONNECT,
+  });
+  state.relay = relay;
+  relay.on("state", (detail) => relay === state.relay && onConnectionState(detail));
+  relay.on("open", () => relay === state.relay && onOpen());
+  // Errors that belong to no request the page made (a refused cancel, ...) go to the banner.
+  relay.on("error", ({ error }) => relay === state.relay && showError(error));
+  relay.connect().catch(() => {}); // it only gives up when closed (another user)
+}
+
 function onConnectionState({ state: connectionState }) {
   const labels = { connecting: "connecting…", open: "connected", reconnecting: "reconnecting…" };
   setStatus(connectionState, labels[connectionState] || connectionState);
-  if (connectionState !== "open") conversations.abandon();
   for (const entry of state.answers.values()) {
     if (!entry.answer.finished) entry.view.reconnecting(connectionState !== "open");
   }
@@ -98,107 +111,80 @@ function onConnectionState({ state: connectionState }) {
 function onOpen() {
   if (state.tokens.user) $("signed-in").textContent = `Signed in as ${state.tokens.user}`;
   $("signed-in").hidden = !(state.config.auth.mode === "cognito" && state.tokens.user);
-  if (!state.modelsLoaded) state.connection.send({ action: "models" });
+  // Answers in flight and requests not answered yet are resumed and asked again by the relay client itself.
+  if (!state.modelsLoaded) {
+    state.relay.models().then(showModels, (error) => error.code !== "closed" && showError(error));
+  }
   conversations.reload();
-  if (history.conversationId) state.connection.send({ action: "history", conversationId: history.conversationId });
-  // Answers still running continue from the last frame received: the relay replays the rest, then streams on.
-  for (const entry of state.answers.values()) {
-    if (entry.answer.finished) continue;
-    entry.resuming = true;
-    state.connection.send({ action: "resume", requestId: entry.answer.requestId, after: entry.answer.lastSeq });
-    if (entry.cancelWanted && entry.answer.nextSeq > 0) sendCancel(entry);
+}
+
+/** Show an answer's events as they come: the relay client gives them in order, once each, across reconnects. */
+async function follow(entry) {
+  for await (const event of entry.answer) {
+    if (state.answers.get(entry.answer.requestId) !== entry) return; // another user's, no longer on this page
+    onAnswerEvent(entry, event);
   }
 }
 
-function onFrame(frame) {
-  switch (frame.type) {
-    case "models":
-      return showModels(frame.models || []);
-    case "conversations":
-      return conversations.receive(frame);
-    case "history": {
-      const complete = history.receive(frame);
-      if (complete) showHistory(complete);
-      return;
-    }
-    default:
-      break;
-  }
-  const entry = frame.requestId ? state.answers.get(frame.requestId) : undefined;
-  const unnumbered = typeof frame.seq !== "number";
-  if (!entry) {
-    if (frame.type === "error") showError(frame);
-    return;
-  }
-  if (frame.type === "error" && unnumbered) {
-    if (entry.resuming && frame.code === "not_found" && entry.answer.nextSeq === 0) {
-      // The socket died before the relay took the request: nothing to resume, so ask again.
-      entry.resuming = false;
-      state.connection.send(entry.message);
-      return;
-    }
-    if (entry.answer.nextSeq > 0 && !entry.resuming) return showError(frame); // a refused cancel, not the answer
-  }
-  if (!unnumbered) entry.resuming = false;
-  for (const applied of entry.answer.receive(frame)) onAnswerFrame(entry, applied);
-}
-
-function onAnswerFrame(entry, frame) {
+function onAnswerEvent(entry, event) {
   const { answer, view } = entry;
   const onScreen = entry === state.active;
-  switch (frame.type) {
+  switch (event.type) {
     case "start":
       view.setState("streaming");
       if (onScreen && !state.conversationId && answer.conversationId) {
         state.conversationId = answer.conversationId;
         conversations.setActive(state.conversationId);
       }
-      if (entry.cancelWanted) sendCancel(entry);
       break;
-    case "delta":
-      view.setText(answer.text);
-      if (onScreen) announcer.progress(answer.text);
+    case "text":
+      view.setText(answer.currentText);
+      if (onScreen) announcer.progress(answer.currentText);
       break;
     case "done":
-    case "error":
-      if (frame.type === "done") view.done(frame, answer.model);
-      else view.failed(frame, answer.model);
+    case "error": {
+      // The frame the relay sent, or (an error of the client's own: connection_failed, message_too_big) the error.
+      const terminal = event.type === "done" ? answer.terminal : event.error.frame ?? event.error;
+      if (event.type === "done") view.done(terminal, answer.model);
+      else view.failed(terminal, answer.model);
       if (onScreen) {
-        announcer.finish(answer.text, endingSummary(frame));
+        announcer.finish(answer.currentText, endingSummary(event));
         state.active = null;
       }
       conversations.reload();
       updateComposer();
       break;
+    }
     default:
-      break;
+      break; // event types of later protocol versions
   }
 }
 
-function endingSummary(frame) {
-  if (frame.type === "error") return `Error: ${describeError(frame).title}.`;
-  return frame.stopReason === "cancelled" ? "Answer stopped." : "Answer complete.";
+function endingSummary(event) {
+  if (event.type === "error") return `Error: ${describeError(event.error).title}.`;
+  return event.stopReason === "cancelled" ? "Answer stopped." : "Answer complete.";
 }
 
 // Asking, stopping, retrying.
 
 function ask(text) {
-  if (state.active || !state.connection.isOpen) return false;
-  const requestId = newRequestId();
-  const message = { action: "sendtext", text, requestId };
-  if (ui.model.value) message.model = ui.model.value;
-  if (state.conversationId) message.conversationId = state.conversationId;
-  const answer = new Answer({ requestId, prompt: text, model: message.model, conversationId: state.conversationId });
+  if (state.active || !state.relay.isOpen) return false;
+  // Every request carries a requestId (the relay client makes one), so even a refusal names its bubble.
+  const answer = state.relay.ask({
+    text,
+    model: ui.model.value || undefined,
+    conversationId: state.conversationId || undefined,
+  });
   const view = new AnswerView({ simulated: state.config.simulated, onRetry: () => retry(text) });
-  const entry = { answer, view, message, resuming: false, cancelWanted: false };
-  state.answers.set(requestId, entry);
+  const entry = { answer, view };
+  state.answers.set(answer.requestId, entry);
   ui.welcome.hidden = true;
   ui.transcript.append(userBubble(text), view.root);
   scrollToEnd();
   state.active = entry;
-  state.connection.send(message);
   announcer.start();
   updateComposer();
+  follow(entry);
   return true;
 }
 
@@ -209,16 +195,11 @@ function retry(text) {
 
 function stop() {
   const entry = state.active;
-  if (!entry || entry.cancelWanted) return;
-  entry.cancelWanted = true;
+  if (!entry || entry.answer.cancelWanted) return;
   entry.view.stopping();
-  // Before `start` the relay may not know the request yet: the cancel goes out when it does (onAnswerFrame).
-  if (entry.answer.nextSeq > 0) sendCancel(entry);
+  // Before `start` the relay may not know the request yet: the client sends the cancel when it does.
+  entry.answer.cancel();
   ui.message.focus();
-}
-
-function sendCancel(entry) {
-  state.connection.send({ action: "cancel", requestId: entry.answer.requestId });
 }
 
 // Conversations.
@@ -240,8 +221,13 @@ function openConversation(conversationId) {
   loading.className = "muted loading";
   loading.textContent = "Loading the conversation…";
   ui.transcript.replaceChildren(loading);
-  history.expect(conversationId);
-  state.connection.send({ action: "history", conversationId });
+  state.historyWanted = conversationId;
+  state.relay.history(conversationId).then(
+    (history) => state.historyWanted === conversationId && showHistory(history),
+    (error) => {
+      if (state.historyWanted === conversationId && error.code !== "closed") showError(error);
+    },
+  );
 }
 
 function showHistory({ conversationId, turns }) {
@@ -270,7 +256,7 @@ function leaveConversation() {
   if (state.active) state.active.view.flush();
   state.active = null;
   announcer.stopTimer();
-  history.expect(null);
+  state.historyWanted = null;
   updateComposer();
 }
 
@@ -317,7 +303,7 @@ function updateComposer() {
   const streaming = Boolean(state.active);
   ui.send.hidden = streaming;
   ui.stop.hidden = !streaming;
-  ui.send.disabled = !state.connection?.isOpen;
+  ui.send.disabled = !state.relay?.isOpen;
   ui.composer.dataset.streaming = String(streaming);
 }
 
@@ -336,9 +322,12 @@ function wireUserSwitch() {
     // Another user's answers and conversations are not this one's to resume or list.
     state.answers.clear();
     state.active = null;
+    state.modelsLoaded = false;
     newConversation();
     $("conversation-list").replaceChildren();
-    state.connection.restart();
+    const previous = state.relay;
+    connect(); // a new client: the old one's answers are not this user's to resume
+    previous.close();
     announcer.say(`Switched to user ${user}.`);
   });
 }
@@ -376,8 +365,8 @@ function setStatus(name, text) {
   ui.status.textContent = text;
 }
 
-function showError(frame) {
-  const error = describeError(frame);
+function showError(frameOrError) {
+  const error = describeError(frameOrError);
   showBanner(`${error.title}: ${error.detail}`);
 }
 

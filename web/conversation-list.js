@@ -1,15 +1,16 @@
 // The sidebar: the user's conversations, newest first, a page at a time ("More" asks for the next page with the
-// cursor the relay gave). One request at a time: `conversations` frames carry no request id to match them by.
+// cursor the relay gave). One request at a time, so a reload never races a page of More.
 
 const when = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 
 export class ConversationList {
-  constructor({ list, empty, more, request, onOpen }) {
+  constructor({ list, empty, more, load, onOpen, onError = () => {} }) {
     this.list = list;
     this.empty = empty;
     this.more = more;
-    this.request = request; // (message) => boolean: sent?
+    this.load = load; // (cursor|null) => Promise<{conversations, next}>: the relay client's conversations()
     this.onOpen = onOpen;
+    this.onError = onError;
     this.next = null;
     this.pending = null; // "reload" | "more" while a page is on its way
     this.reloadWanted = false;
@@ -23,18 +24,28 @@ export class ConversationList {
       this.reloadWanted = true;
       return;
     }
-    if (this.request({ action: "conversations" })) this.pending = "reload";
+    this.fetch("reload", null);
   }
 
   loadMore() {
     if (this.pending || !this.next) return;
-    if (this.request({ action: "conversations", cursor: this.next })) {
-      this.pending = "more";
-      this.more.disabled = true;
-    }
+    this.more.disabled = true;
+    this.fetch("more", this.next);
   }
 
-  /** A `conversations` frame. */
+  fetch(kind, cursor) {
+    this.pending = kind;
+    this.load(cursor).then(
+      (page) => this.receive(page),
+      (error) => {
+        this.pending = null;
+        this.more.disabled = false;
+        if (error?.code !== "closed") this.onError(error);
+      },
+    );
+  }
+
+  /** A page: `{conversations, next}`. */
   receive(frame) {
     const append = this.pending === "more";
     this.pending = null;
@@ -49,12 +60,6 @@ export class ConversationList {
       this.reloadWanted = false;
       this.reload();
     }
-  }
-
-  /** The connection dropped: whatever was asked will not be answered. */
-  abandon() {
-    this.pending = null;
-    this.more.disabled = false;
   }
 
   setActive(conversationId) {

@@ -11,11 +11,16 @@ const TITLES = {
   not_found: "Not found",
   internal: "Relay error",
   connection_lost: "Connection lost",
+  // The relay client's own (clients/js): no frame of the relay behind these.
+  connection_failed: "Cannot reach the relay",
+  message_too_big: "Message too big",
+  closed: "Closed",
 };
 
 const ADVICE = {
   throttled: "Try again in a moment.",
   upstream_unavailable: "Try again in a moment.",
+  message_too_big: "The relay refuses messages over 32 KB (in UTF-8); shorten it.",
   connection_lost:
     "The connection was gone too long, so the relay stopped the answer; the text above is what was written before.",
 };
