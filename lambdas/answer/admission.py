@@ -1,7 +1,8 @@
 """Admission: everything that can refuse a `sendtext` before the model is called, in two table round trips.
 
-1. Reads, in parallel: one consistent batched read of the caller's quota items (in-flight leases, today's output
-   tokens) and of the answer's own record key, and, when the request continues a conversation, its query.
+1. Reads, in parallel: one snapshot (TransactGetItems) of the caller's quota items (in-flight leases, today's
+   output tokens) and of the answer's own record key, and, when the request continues a conversation, its query.
+   (Not BatchGetItem: that is the control watcher's periodic read, which stays apart in the request counts.)
 2. One transaction: the lease (only if the quota items are unchanged since the read), the conversation's turn
    count and the user's turn (only if no other answer took the turn), and the answer's record (only if the caller
    never used the requestId). Then the model can be called.

@@ -7,6 +7,7 @@ be lost after API Gateway's 29 s integration timeout anyway.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from lambdas import clients
@@ -80,7 +81,7 @@ class Answering:
         connections: Any,
         config: Settings,
         context: Any,
-        time_left: Any,
+        time_left: Callable[[], float],
         event: dict[str, Any],
         started: float,
     ) -> None:

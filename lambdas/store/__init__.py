@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from lambdas import clients
-from lambdas.config import settings
+from lambdas.config import DEFAULT_CONNECTION_TTL_SECONDS, TUNING_DEFAULTS, settings
 from lambdas.store.answers import Answers
 from lambdas.store.connections import Connections
 from lambdas.store.conversations import Conversations
@@ -37,9 +37,9 @@ class Store:
         table_name: str,
         *,
         limits: QuotaSettings | None = None,
-        connection_ttl_seconds: int = 2 * 3600 + 600,
-        answer_ttl_seconds: int = 24 * 3600,
-        conversation_ttl_seconds: int = 30 * 86400,
+        connection_ttl_seconds: int = DEFAULT_CONNECTION_TTL_SECONDS,
+        answer_ttl_seconds: int = int(TUNING_DEFAULTS["answer_ttl_seconds"]),
+        conversation_ttl_seconds: int = int(TUNING_DEFAULTS["conversation_ttl_seconds"]),
         clock: Callable[[], float] = time.time,
     ) -> Store:
         return cls(
@@ -64,8 +64,8 @@ class Store:
         )
 
     def read(self, wanted: Sequence[Key], doing: str) -> Items:
-        """Consistent reads of items of any kind, batched."""
-        return self.table.batch_get(wanted, doing=doing) if wanted else {}
+        """Items of any kind (at most 100), read as one atomic snapshot in one request."""
+        return self.table.snapshot(wanted, doing=doing) if wanted else {}
 
     def transact(self, writes: Sequence[Write]) -> None:
         """Writes of any kind, all or none."""

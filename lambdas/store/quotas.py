@@ -10,7 +10,7 @@ answer and checked before the next one. The check is soft: answers already runni
 the in-flight limit × their max tokens); the tokens left cap the next answer's `maxTokens`. Counters expire through
 TTL two days after their day.
 
-An answer's admission reads both items with its own record in one batched read (`keys`, `snapshot`) and writes the
+An answer's admission reads both items with its own record in one snapshot (`keys`, `snapshot`) and writes the
 lease in its one transaction (`lease`); its finish releases the lease and charges the tokens in another
 (`release_write`, `charge_write`). `acquire`, `release`, `check` and `add` do the same on their own.
 
@@ -117,7 +117,7 @@ class Quotas:
         now = self._clock()
         wanted = self.keys(user_id, now)
         try:
-            items = self._table.batch_get(wanted, doing="reading quotas") if wanted else {}
+            items = self._table.snapshot(wanted, doing="reading quotas") if wanted else {}
         except StoreError as exc:
             raise QuotaUnavailableError(str(exc)) from exc
         return self.snapshot(user_id, now, items)

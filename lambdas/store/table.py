@@ -1,4 +1,5 @@
-"""The table's operations as the store uses them: typed writes, transactions, batched reads, whole queries.
+"""The table's operations as the store uses them: typed writes, transactions, snapshots, batched reads, whole
+queries.
 
 Every botocore error is translated here (`errors.translate`): nothing above the store sees a ClientError.
 """
@@ -18,7 +19,7 @@ from lambdas.store.errors import ConflictError, StoreError, error_code, translat
 MAX_BATCH_KEYS = 100
 """Keys per BatchGetItem: DynamoDB's limit."""
 MAX_TRANSACTION_WRITES = 100
-"""Writes per TransactWriteItems: DynamoDB's limit (and no two of them on one item)."""
+"""Items per TransactWriteItems or TransactGetItems: DynamoDB's limit (and no two writes on one item)."""
 _UNPROCESSED_ATTEMPTS = 3
 """Tries for keys DynamoDB leaves unprocessed (throttling)."""
 _REFUSALS = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
@@ -77,6 +78,28 @@ class Table:
             else:
                 raise StoreError(f"{doing}: {len(request['Keys'])} keys left unprocessed")
         return found
+
+    def snapshot(self, wanted: Sequence[keys.Key], *, doing: str) -> Items:
+        """Up to 100 items read as one atomic snapshot (TransactGetItems), in one request; a missing item is absent.
+        A read that collides with a transaction writing the same items is tried again."""
+        unique = list({keys.identity(key): key for key in wanted}.values())
+        if len(unique) > MAX_TRANSACTION_WRITES:
+            raise StoreError(f"{doing}: {len(unique)} items in one snapshot (at most {MAX_TRANSACTION_WRITES})")
+        for attempt in range(_UNPROCESSED_ATTEMPTS):
+            try:
+                response = self.client.transact_get_items(
+                    TransactItems=[{"Get": {"TableName": self.name, "Key": key}} for key in unique]
+                )
+            except ClientError as exc:
+                if error_code(exc) == "TransactionCanceledException" and attempt + 1 < _UNPROCESSED_ATTEMPTS:
+                    time.sleep(0.01 * 2**attempt)
+                    continue
+                raise translate(exc, doing) from exc
+            except BotoCoreError as exc:
+                raise translate(exc, doing) from exc
+            items = (entry.get("Item") for entry in response.get("Responses", []))
+            return {keys.identity(item): item for item in items if item}
+        raise StoreError(f"{doing}: no snapshot")  # not reached: the last attempt returns or raises
 
     def query_all(self, *, doing: str, **query: Any) -> list[dict[str, Any]]:
         """Every item a Query matches: DynamoDB returns at most 1 MB a call, and long answers are several MB."""

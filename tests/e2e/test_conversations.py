@@ -202,16 +202,20 @@ def test_a_cancel_handled_before_its_sendtext_still_wins(connect, relay_gateway)
     send(ws, {"action": "sendtext", "text": f"early-cancel {SLOW}", "requestId": "early-1"})
     frames = collect(ws)
 
-    assert [frame["type"] for frame in frames] == ["start", "done"]
+    assert frames[0]["type"] == "start"  # not a not_found for the cancel
     assert frames[-1]["stopReason"] == "cancelled"
     assert_well_formed(frames, "early-1")
     # The cancel itself gets no frame, as for any cancel that stopped an answer: no not_found follows.
     with pytest.raises(TimeoutError):
         recv(ws, timeout=EARLY_CANCEL_WAIT_S + 1)
-    assert not [record for record in simulator_records(relay_gateway.url) if record["last_user_text"] == "early-cancel"]
+    # localgw invokes the two handlers concurrently, as API Gateway does: almost always the cancel is handled
+    # first and the model is never called; should the sendtext win the race, its answer is cancelled as it streams.
+    if len(frames) == 2:
+        records = simulator_records(relay_gateway.url)
+        assert not [record for record in records if record["last_user_text"] == "early-cancel"]
     send(ws, {"action": "history", "conversationId": frames[0]["conversationId"]})
     answer = recv(ws)["turns"][1]
-    assert (answer["status"], answer["stop"], answer["text"]) == ("partial", "cancelled", "")
+    assert (answer["status"], answer["stop"], answer["text"]) == ("partial", "cancelled", answer_text(frames))
     send(ws, {"action": "resume", "requestId": "early-1", "after": -1})
     assert collect(ws) == frames
 

@@ -34,7 +34,7 @@ def test_an_answer_makes_at_most_seven_dynamodb_requests(connect, relay_gateway,
         wait_for_invocations(relay_gateway, "sendtext", finished)
         made = {op: n - before.get(op, 0) for op, n in tap.counts.items() if n != before.get(op, 0)}
         assert sum(made.values()) <= MAX_REQUESTS_PER_ANSWER, made
-        expected = {"BatchGetItem": 1, "TransactWriteItems": 2, "UpdateItem": 1}
+        expected = {"TransactGetItems": 1, "TransactWriteItems": 2, "UpdateItem": 1}
         assert made == ({**expected, "Query": 1} if continuing else expected)
 
 

@@ -67,7 +67,7 @@ def test_a_new_conversation_takes_one_read_and_one_transaction(admit, calls, tab
     accepted = admit(requestId="r1", maxTokens=500)
 
     assert isinstance(accepted, Accepted)
-    assert calls.calls == ["batch_get_item", "transact_write_items"]
+    assert calls.calls == ["transact_get_items", "transact_write_items"]
     assert (accepted.request_id, accepted.user, accepted.answer_turn, accepted.max_tokens) == ("r1", "ann", 2, 100)
     record = admit.store.answers.get("ann", "r1")
     assert (record.status, record.conversation_id) == ("streaming", accepted.conversation_id)
@@ -80,7 +80,7 @@ def test_continuing_a_conversation_reads_it_in_the_same_round(admit, calls):
     admit.store.quotas.release("ann", "r1")
     second = admit(requestId="r2", conversationId=first.conversation_id)
 
-    assert sorted(calls.calls) == ["batch_get_item", "query", "transact_write_items"]
+    assert sorted(calls.calls) == ["query", "transact_get_items", "transact_write_items"]
     assert (second.conversation_id, second.answer_turn) == (first.conversation_id, 4)
 
 
@@ -132,7 +132,7 @@ def test_a_cancel_between_the_read_and_the_transaction_still_wins(admit, calls):
     cancelled = admit(requestId="racy")
 
     assert isinstance(cancelled, CancelledBeforeStart)
-    assert calls.calls == ["batch_get_item", "transact_write_items", "transact_write_items"]
+    assert calls.calls == ["transact_get_items", "transact_write_items", "transact_write_items"]
 
 
 def test_a_withdrawn_cancel_lets_the_answer_start(admit, calls):
@@ -150,7 +150,7 @@ def test_a_lease_taken_meanwhile_is_read_again(admit, calls):
     calls.before["transact_write_items"] = another_answer_comes_and_goes
 
     assert isinstance(admit(requestId="r1"), Accepted)
-    assert calls.calls.count("batch_get_item") == 2
+    assert calls.calls.count("transact_get_items") == 2
 
 
 def test_a_failed_write_is_internal_retryable_and_keeps_the_request_id(admit, calls):
