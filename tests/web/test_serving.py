@@ -105,3 +105,17 @@ def test_no_index_html_means_nothing_is_mounted(tmp_path):
     app = web.Application()
     assert web_client.add_routes(app, dict, tmp_path) == []
     assert len(app.router.resources()) == 0
+
+
+def test_the_page_runs_on_the_relay_client_package(web_gateway):
+    # One implementation of the protocol in JavaScript: web/relay-client.js is clients/js's module (a symlink, so
+    # localgw and the deployment's asset both serve the package's own file), and no other page module opens a socket.
+    root = web_client.WEB_ROOT
+    package = root.parent / "clients" / "js" / "relay-client.js"
+    assert (root / "relay-client.js").resolve() == package.resolve()
+    status, headers, body = get(f"{web_gateway.url}/relay-client.js")
+    assert status == 200 and headers["Content-Type"] == "text/javascript; charset=utf-8"
+    assert body == package.read_bytes()
+    sockets = [p.name for p in root.glob("*.js") if p.name != "relay-client.js" and "WebSocket(" in p.read_text()]
+    assert sockets == []
+    assert 'from "./relay-client.js"' in (root / "app.js").read_text()
