@@ -23,6 +23,7 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 
 from lambdas import env_vars
+from lambdas.answer.relay import estimate_tokens
 from lambdas.catalogue import parse_catalogue, to_env_value
 from localgw.environment import handler_environment
 from localgw.local_catalogue import (
@@ -183,10 +184,11 @@ def _plan(text: str = TEXT, *, max_tokens: int | None = None) -> ReplyPlan:
     return plan_reply(SimConversation.of(("user", text), max_tokens=max_tokens or load_config().max_tokens_default))
 
 
-def _usage(alias: str, plan: ReplyPlan) -> dict[str, int | None]:
-    """The usage each format can report: LMI gives generated tokens only, older LMI nothing at all."""
+def _usage(alias: str, plan: ReplyPlan) -> dict[str, Any]:
+    """The usage each format can report: LMI gives generated tokens only, older LMI nothing at all (the relay then
+    estimates the output tokens from the text, and says so)."""
     if alias == "sm-lmi-outputs":
-        return {"inputTokens": None, "outputTokens": None}
+        return {"inputTokens": None, "outputTokens": estimate_tokens(len(plan.text)), "estimated": ["outputTokens"]}
     if alias == "sm-lmi":
         return {"inputTokens": None, "outputTokens": plan.output_tokens}
     return {"inputTokens": plan.input_tokens, "outputTokens": plan.output_tokens}

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from lambdas import protocol
 from lambdas.answer.control import Resumes, Watch
 from lambdas.delivery.engine import Delivery
-from lambdas.observability import logger
+from lambdas.observability import in_this_invocation, logger
 from lambdas.protocol import ErrorCode, StopReason
 from lambdas.providers.events import ErrorKind, Event, ReasoningDelta, Stop, TextDelta, UpstreamError
 from lambdas.providers.upstream import STREAM_ENDED_EARLY
@@ -86,7 +86,7 @@ class _Reader:
         self.queue: queue.Queue[object] = queue.Queue()
         self._events = events
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="upstream-reader", daemon=True)
+        self._thread = threading.Thread(target=in_this_invocation(self._run), name="upstream-reader", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
