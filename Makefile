@@ -6,7 +6,7 @@ CHROMIUM := /usr/bin/chromium
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: dev test lint bench synth install clean
+.PHONY: dev test test-fast lint bench synth install clean
 
 dev: $(VENV)/.installed ## Run the whole stack locally (localgw + simulated upstream) in the foreground
 	$(PY) -m localgw $(ARGS)
@@ -14,6 +14,10 @@ dev: $(VENV)/.installed ## Run the whole stack locally (localgw + simulated upst
 test: $(VENV)/.installed node_modules/.installed $(CHROMIUM) ## Lint and run the whole test suite
 	$(PY) -m ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: $(VENV)/.installed ## The inner loop: ruff and the unit tests (pure, no network; seconds)
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

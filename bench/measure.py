@@ -32,7 +32,7 @@ from bench.plan import ENGINE, Cell, Protocol, Variant, window_ms
 if TYPE_CHECKING:
     from bench.run import GridRun
 
-# The goals (issue 4 and issue 12), in one place so the tables, the JSON and the docs agree.
+# The goals, in one place so the tables, the JSON and the docs agree.
 COMPLETION_RATIO_MAX = 1.03
 """Client receives the terminal frame ≤ 3 % after the simulated model's last chunk (both from the request send)."""
 POSTS_SHARE_OF_BASELINE_MAX = 0.10

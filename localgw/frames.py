@@ -8,7 +8,7 @@ the violation once; the gateway then closes the connection with 1009.
 
 The hook point is aiohttp's `RequestHandler._payload_parser`, set in `WebSocketResponse._post_start()` — private
 API, so `LimitedWebSocketResponse` checks it is there and otherwise logs and leaves the frame check off
-(tests/test_localgw_limits.py fails loudly if a new aiohttp version breaks it).
+(tests/e2e/localgw/test_limits.py fails loudly if a new aiohttp version breaks it).
 """
 
 from __future__ import annotations

@@ -140,7 +140,7 @@ class LocalGateway:
             self.dev_issuer.base_url = self.url  # the issuer (and its JWKS URL) is this gateway
             self._apply_environment(self.dev_issuer.env())
         problems = self._import_problems()
-        # HTTP_LIMITS: a token the verifier accepts must reach the authorizer (issue 13, 8a).
+        # HTTP_LIMITS: a token the verifier accepts must reach the authorizer.
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, **HTTP_LIMITS)
         await self._runner.setup()
         await web.SockSite(self._runner, sock).start()

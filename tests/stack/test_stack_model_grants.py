@@ -20,7 +20,7 @@ from stacks.model_grants import (
     targets,
 )
 from tests.stack.conftest import CATALOGUE, FOUNDATION_MODEL_ID, GLOBAL_PROFILE_ID
-from tests.test_providers_catalogue import EXAMPLE, SECRET
+from tests.unit.lambdas.test_catalogue import EXAMPLE, SECRET
 
 # --- Bedrock model ids and inference profiles -------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 // @ws-llm-relay/client against a real localgw (authorizer, handlers, DynamoDB, simulator). Run by
-// tests/e2e/test_js_client.py, twice: with the `ws` constructor passed in (Node 20) and as globalThis.WebSocket (Node 22).
+// tests/e2e/clients/test_js.py, twice: with the `ws` constructor passed in (Node 20) and as globalThis.WebSocket (Node 22).
 
 import assert from "node:assert/strict";
 import { after, test } from "node:test";

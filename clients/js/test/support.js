@@ -1,4 +1,4 @@
-// What the tests share: the relay's URL and tokens (from tests/e2e/test_js_client.py), the WebSocket constructor
+// What the tests share: the relay's URL and tokens (from tests/e2e/clients/test_js.py), the WebSocket constructor
 // per mode, and the wrapper's helper (kill a user's connections over @connections, the simulator's planned text).
 //
 //   RELAY_WS_URL      ws://127.0.0.1:PORT/dev
@@ -65,6 +65,6 @@ export function waitFor(predicate, { timeoutMs = 10_000, what = "a condition" } 
 
 function required(name) {
   const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run these tests through tests/e2e/test_js_client.py`);
+  if (!value) throw new Error(`${name} is not set: run these tests through tests/e2e/clients/test_js.py`);
   return value;
 }

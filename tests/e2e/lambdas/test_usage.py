@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime
 
 from tests.e2e.client import answer_text, ask, collect, recv, send
-from tests.e2e.test_lifecycle import wait_for_record
+from tests.e2e.lambdas.test_lifecycle import wait_for_record
 
 SLOW = "[[sim tokens=600 rate=150 ttft=0]]"
 

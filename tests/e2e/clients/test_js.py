@@ -16,23 +16,21 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
 from localgw import GatewayHandle, simulator
+from tests import REPO_ROOT
 
-CLIENT_DIR = Path(__file__).resolve().parents[2] / "clients" / "js"
+CLIENT_DIR = REPO_ROOT / "clients" / "js"
 NODE_TIMEOUT_SECONDS = 120
 
 
 def _planned(text: str) -> str:
     """The simulator's reply to `text` as the first turn of a conversation."""
-    # The conversation type is being renamed (Conversation → SimConversation): take whichever this tree has.
-    conversation = getattr(simulator, "SimConversation", None) or simulator.Conversation
-    return simulator.plan_reply(conversation.of(("user", text))).text
+    return simulator.plan_reply(simulator.SimConversation.of(("user", text))).text
 
 
 def _node() -> str:

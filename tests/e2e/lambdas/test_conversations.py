@@ -11,8 +11,8 @@ import pytest
 from lambdas.handlers.cancel import EARLY_CANCEL_WAIT_S
 from localgw.simulator import SimConversation, plan_reply
 from tests.e2e.client import answer_text, ask, collect, expected_reply, recv, send, simulator_records
-from tests.e2e.test_lifecycle import wait_for_record
-from tests.unit.fakes import assert_well_formed
+from tests.e2e.lambdas.test_lifecycle import wait_for_record
+from tests.fakes import assert_well_formed
 
 FAST = "[[sim rate=5000 ttft=0]]"
 SLOW = "[[sim tokens=600 rate=150 ttft=0]]"

@@ -6,7 +6,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from tests.e2e.client import answer_text, ask, expected_reply, recv, send, simulator_records
-from tests.unit.fakes import assert_well_formed
+from tests.fakes import assert_well_formed
 
 
 def wait_for_record(base_url: str, marker: str, predicate, timeout: float = 15.0) -> dict:

@@ -15,7 +15,7 @@ from lambdas.answer.admission import Accepted, Admission, CancelledBeforeStart, 
 from lambdas.config import settings
 from lambdas.store import Store, keys
 from lambdas.store.quotas import QuotaSettings
-from tests.unit.conftest import TABLE
+from tests.integration.conftest import TABLE
 
 
 class Calls:

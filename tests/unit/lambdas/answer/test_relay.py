@@ -11,7 +11,7 @@ from lambdas.answer.relay import Guards, Outcome, relay
 from lambdas.delivery.engine import Delivery, DeliveryOptions
 from lambdas.providers.events import ErrorKind, Event, ReasoningDelta, Start, Stop, TextDelta, UpstreamError
 from lambdas.store.answers import AnswerKey, Control
-from tests.unit.fakes import RecordingPoster, assert_well_formed
+from tests.fakes import RecordingPoster, assert_well_formed
 
 
 class FakeUpstream:

@@ -20,7 +20,7 @@ from websockets.asyncio.client import connect as async_connect
 
 from localgw.dynamodb import LocalDynamoDB
 from tests.e2e.client import answer_text, expected_reply
-from tests.unit.fakes import assert_well_formed
+from tests.fakes import assert_well_formed
 
 SEEDED_ITEMS = 30_000
 CONNECTIONS = 100

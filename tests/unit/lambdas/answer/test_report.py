@@ -11,7 +11,7 @@ import pytest
 from lambdas.answer.relay import Outcome
 from lambdas.answer.report import report
 from lambdas.delivery.engine import Delivery, DeliveryOptions
-from tests.unit.fakes import RecordingPoster
+from tests.fakes import RecordingPoster
 
 
 @pytest.fixture

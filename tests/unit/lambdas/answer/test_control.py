@@ -9,7 +9,7 @@ from collections.abc import Collection
 from lambdas.answer.control import ControlWatcher, Resumes
 from lambdas.delivery.engine import Delivery, DeliveryOptions
 from lambdas.store.answers import AnswerKey, Control
-from tests.unit.fakes import RecordingPoster
+from tests.fakes import RecordingPoster
 
 
 def wait_until(predicate, timeout: float = 5.0) -> bool:

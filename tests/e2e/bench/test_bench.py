@@ -38,8 +38,7 @@ from bench.measure import (
 )
 from bench.plan import BASELINE, ENGINE, Cell, engine_with_window
 from bench.run import GridRun
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests import REPO_ROOT
 
 
 def relay_frame(seq: int, kind: str, **fields: object) -> str:

@@ -11,7 +11,7 @@ from lambdas import clients
 from lambdas.protocol import MAX_FRAME_BYTES
 from tests.conftest import RECV_TIMEOUT
 from tests.e2e.client import answer_text, ask, collect, expected_reply, recv, send
-from tests.unit.fakes import assert_well_formed
+from tests.fakes import assert_well_formed
 
 FAST = "[[sim rate=5000 ttft=0]]"
 

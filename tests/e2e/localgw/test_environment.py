@@ -35,7 +35,7 @@ def _environment(current: dict[str, str], **options) -> dict[str, str]:
 def test_handlers_get_the_deployed_environment_plus_local_endpoints() -> None:
     env = _environment({})
     deployed = load_config().function_environment("WsRelay-local")
-    # localgw's own values: quiet logs, and the local model catalogue (tests/test_e2e_models.py covers it).
+    # localgw's own values: quiet logs, and the local model catalogue (tests/e2e/lambdas/test_models.py covers it).
     overridden = ("POWERTOOLS_LOG_LEVEL", "RELAY_MODELS")
     assert {key: env[key] for key in deployed if key not in overridden} == {
         key: value for key, value in deployed.items() if key not in overridden

@@ -18,19 +18,10 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-CLIENT_SRC = ROOT / "clients" / "python" / "src"
-try:
-    import relay_client  # noqa: F401 - installed by requirements-dev.txt (-e ./clients/python)
-except ImportError:  # a venv made before the client existed
-    sys.path.insert(0, str(CLIENT_SRC))
-
-from relay_client import (  # noqa: E402
+from relay_client import (
     BadRequestError,
     ConnectionState,
     Done,
@@ -48,9 +39,9 @@ from relay_client import (  # noqa: E402
     UnknownActionError,
 )
 
-from localgw import GatewayHandle  # noqa: E402
-from localgw.simulator import SimConversation, plan_reply  # noqa: E402
-from tests.e2e.client import expected_reply  # noqa: E402
+from localgw import GatewayHandle
+from localgw.simulator import SimConversation, plan_reply
+from tests.e2e.client import expected_reply
 
 T = TypeVar("T")
 FAST = "[[sim rate=100000 ttft=0]]"
@@ -320,10 +311,9 @@ def test_a_long_message_is_fragmented_under_the_frame_limit_and_answered(client)
 
 
 def chat(relay_gateway: GatewayHandle, user: str, *args: str, **options: Any) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(CLIENT_SRC), os.environ.get("PYTHONPATH", "")])}
     command = [sys.executable, "-m", "relay_client", "--url", relay_gateway.ws_url]
     command += ["--token", relay_gateway.dev_issuer.mint(user), *args]
-    return subprocess.Popen(command, env=env, text=True, encoding="utf-8", **options)
+    return subprocess.Popen(command, text=True, encoding="utf-8", **options)
 
 
 def test_chat_one_shot_prints_the_answer_and_exits_0(relay_gateway, user):

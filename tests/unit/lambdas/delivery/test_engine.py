@@ -13,7 +13,7 @@ from lambdas import protocol
 from lambdas.delivery.engine import TEXT_BUDGET, Delivery, DeliveryOptions
 from lambdas.delivery.errors import PostError
 from lambdas.delivery.retry import RetryPolicy
-from tests.unit.fakes import RecordingPoster, assert_well_formed
+from tests.fakes import RecordingPoster, assert_well_formed
 
 FAST_RETRY = RetryPolicy(max_attempts=50, backoff_base_s=0.0005, backoff_cap_s=0.002)
 
