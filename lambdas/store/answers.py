@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 from lambdas.store import keys
 from lambdas.store.errors import ConflictError
 from lambdas.store.items import MAX_PART_BYTES, from_item, to_item
-from lambdas.store.table import Table, Write
+from lambdas.store.table import ExpiringItems, Write
 from lambdas.table_schema import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
 
 STREAMING = "streaming"
@@ -91,15 +91,8 @@ def _control(values: dict[str, Any]) -> Control:
     )
 
 
-class Answers:
+class Answers(ExpiringItems):
     """The answer records of one table."""
-
-    def __init__(
-        self, client: object, table_name: str, *, ttl_seconds: int, clock: Callable[[], float] = time.time
-    ) -> None:
-        self._table = Table(client, table_name)
-        self._ttl_seconds = ttl_seconds
-        self._clock = clock
 
     # Admission.
 
@@ -119,7 +112,7 @@ class Answers:
                     "status": STREAMING,
                     "startedAt": int(now),
                     "streamingUntil": int(now + streaming_seconds),
-                    TTL_ATTRIBUTE: int(now + self._ttl_seconds),
+                    TTL_ATTRIBUTE: self._expires_at(now),
                 }
             ),
         }
@@ -152,7 +145,7 @@ class Answers:
                         ":pending": CANCEL_PENDING,
                         ":frames": _encode(frames),
                         ":conversation": conversation_id,
-                        ":ttl": int(self._clock() + self._ttl_seconds),
+                        ":ttl": self._expires_at(),
                     }
                 ),
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
@@ -292,7 +285,7 @@ class Answers:
         """Store the answer's frames and mark it ended; returns the control state as it was just before, so the
         caller can serve a resume that it had not seen yet. One update when the frames fit in the record."""
         parts = _parts(frames)
-        ttl = {"N": str(int(self._clock() + self._ttl_seconds))}
+        ttl = {"N": str(self._expires_at())}
         inline = len(parts) == 1
         if not inline:
             for index, part in enumerate(parts):

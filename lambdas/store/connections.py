@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 from lambdas.store import keys
-from lambdas.store.table import Table, Write
+from lambdas.store.table import ExpiringItems, Write
 from lambdas.table_schema import TTL_ATTRIBUTE
 
 
-class Connections:
+class Connections(ExpiringItems):
     """The connection items of one table."""
-
-    def __init__(
-        self, client: object, table_name: str, *, ttl_seconds: int, clock: Callable[[], float] = time.time
-    ) -> None:
-        self._table = Table(client, table_name)
-        self._ttl_seconds = ttl_seconds
-        self._clock = clock
 
     def put(self, connection_id: str, connected_at_ms: int, source_ip: str, user_id: str | None = None) -> None:
         item: dict[str, Any] = {
@@ -27,7 +18,7 @@ class Connections:
             "connectionId": {"S": connection_id},
             "connectedAt": {"N": str(connected_at_ms)},
             "sourceIp": {"S": source_ip},
-            TTL_ATTRIBUTE: {"N": str(int(self._clock()) + self._ttl_seconds)},
+            TTL_ATTRIBUTE: {"N": str(self._expires_at())},
         }
         if user_id:
             item["userId"] = {"S": user_id}

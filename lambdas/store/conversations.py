@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +18,7 @@ from lambdas.providers.base import Message
 from lambdas.store import keys
 from lambdas.store.errors import ForbiddenError, NotFoundError
 from lambdas.store.items import from_item, split_utf8, to_item
-from lambdas.store.table import Table, Write
+from lambdas.store.table import ExpiringItems, Write
 from lambdas.table_schema import (
     OWNER_INDEX,
     OWNER_INDEX_PARTITION_KEY,
@@ -100,15 +98,8 @@ def context(conversation: Conversation, budget_chars: int) -> tuple[Message, ...
     return tuple(message for pair in reversed(kept) for message in pair)
 
 
-class Conversations:
+class Conversations(ExpiringItems):
     """The conversations of one table."""
-
-    def __init__(
-        self, client: object, table_name: str, *, ttl_seconds: int, clock: Callable[[], float] = time.time
-    ) -> None:
-        self._table = Table(client, table_name)
-        self._ttl_seconds = ttl_seconds
-        self._clock = clock
 
     def load(self, conversation_id: str, owner: str) -> Conversation:
         """The conversation with its turns, in one query; NotFoundError / ForbiddenError."""
@@ -246,7 +237,7 @@ class Conversations:
         return summaries, (encode_cursor(last) if last else None)
 
     def _ttl(self) -> int:
-        return int(self._clock() + self._ttl_seconds)
+        return self._expires_at()
 
 
 def _turns(parts: list[dict[str, Any]]) -> list[Turn]:

@@ -7,7 +7,7 @@ Every botocore error is translated here (`errors.translate`): nothing above the 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -165,3 +165,18 @@ class Table:
             raise ConflictError(f"transaction refused: {sorted(refused)}", refused) from exc
         except BotoCoreError as exc:
             raise translate(exc, "transaction") from exc
+
+
+class ExpiringItems:
+    """One kind of item of one table, each written to expire `ttl_seconds` later (DynamoDB's TTL deletes it)."""
+
+    def __init__(
+        self, client: object, table_name: str, *, ttl_seconds: int, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._table = Table(client, table_name)
+        self._ttl_seconds = ttl_seconds
+        self._clock = clock
+
+    def _expires_at(self, now: float | None = None) -> int:
+        """The TTL attribute's value for an item written at `now` (default: the clock's now)."""
+        return int((self._clock() if now is None else now) + self._ttl_seconds)
