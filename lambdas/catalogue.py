@@ -87,13 +87,42 @@ _SECRET_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")
 _PARAMETER = re.compile(r"^(arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter)?/?[A-Za-z0-9_.\-/]{1,2048}$")
 
 # Every key a catalogue entry may hold, per provider: anything else is a typo worth failing the deploy for.
-_COMMON_KEYS: Final = frozenset({"provider", "maxTokensLimit"})
+_COMMON_KEYS: Final = frozenset({"provider", "maxTokensLimit", "tools", "reasoning"})
 _KEYS: Final[dict[str, frozenset[str]]] = {
     BEDROCK: _COMMON_KEYS | {"modelId", "family"},
     BEDROCK_CONVERSE: _COMMON_KEYS | {"modelId"},
     SAGEMAKER: _COMMON_KEYS | {"endpointName", "format", "template"},
     OPENAI: _COMMON_KEYS | {"baseUrl", "model", "apiKeySecretArn", "apiKeyParameter", "apiKeyEnv"},
 }
+
+
+# Protocol v2 capabilities: which (provider, family) can carry tools and reasoning at all, and which do by default.
+# An entry may switch a capability off (`"tools": false`), or on only where its wire format can carry it.
+TOOL_CAPABLE: Final[dict[tuple[str, str | None], bool]] = {
+    (BEDROCK, ANTHROPIC_MESSAGES): True,
+    (BEDROCK_CONVERSE, None): True,
+    (OPENAI, None): True,
+}
+"""(provider, family) → tool support by default; absent: the wire format cannot carry tools."""
+REASONING_CAPABLE: Final[dict[tuple[str, str | None], bool]] = {
+    (BEDROCK, ANTHROPIC_MESSAGES): True,
+    (BEDROCK_CONVERSE, None): True,
+    # Not every OpenAI-compatible model reasons, and `reasoning_effort` is refused by those that do not:
+    # a catalogue entry says `"reasoning": true` for a model that does.
+    (OPENAI, None): False,
+}
+"""(provider, family) → reasoning support by default; absent: the wire format cannot carry reasoning."""
+
+
+def _capable_key(spec: ModelSpec) -> tuple[str, str | None]:
+    return (spec.provider, spec.family if spec.provider == BEDROCK else None)
+
+
+def _capability(spec: ModelSpec, configured: bool | None, table: Mapping[tuple[str, str | None], bool]) -> bool:
+    key = _capable_key(spec)
+    if key not in table:
+        return False
+    return table[key] if configured is None else configured
 
 
 class CatalogueError(ValueError):
@@ -132,6 +161,20 @@ class ModelSpec:
     api_key_env: str | None = None
     max_tokens_limit: int | None = None
     """Caps the request's max tokens for this model (the relay-wide limit still applies)."""
+    tools: bool | None = None
+    """Configured tool support; None: what the provider/family supports (`supports_tools`)."""
+    reasoning: bool | None = None
+    """Configured reasoning support; None: what the provider/family supports (`supports_reasoning`)."""
+
+    @property
+    def supports_tools(self) -> bool:
+        """Whether `sendtext` may offer this model tools (protocol v2)."""
+        return _capability(self, self.tools, TOOL_CAPABLE)
+
+    @property
+    def supports_reasoning(self) -> bool:
+        """Whether `sendtext` may ask this model to reason first (protocol v2)."""
+        return _capability(self, self.reasoning, REASONING_CAPABLE)
 
     def to_json(self) -> dict[str, Any]:
         """The catalogue entry in its JSON (camelCase) form, without unset keys."""
@@ -148,6 +191,8 @@ class ModelSpec:
             "apiKeyParameter": self.api_key_parameter,
             "apiKeyEnv": self.api_key_env,
             "maxTokensLimit": self.max_tokens_limit,
+            "tools": self.tools,
+            "reasoning": self.reasoning,
         }
         return {key: value for key, value in pairs.items() if value is not None}
 
@@ -291,6 +336,8 @@ def _parse_entry(alias: str, entry: Any, problems: list[str]) -> ModelSpec | Non
         api_key_parameter=_string(entry, "apiKeyParameter", where, problems),
         api_key_env=_string(entry, "apiKeyEnv", where, problems),
         max_tokens_limit=_max_tokens(entry, where, problems),
+        tools=_flag(entry, "tools", where, problems),
+        reasoning=_flag(entry, "reasoning", where, problems),
     )
     check = {
         BEDROCK: _check_bedrock,
@@ -299,7 +346,27 @@ def _parse_entry(alias: str, entry: Any, problems: list[str]) -> ModelSpec | Non
         OPENAI: _check_openai,
     }[provider]
     spec = check(spec, where, problems)
+    _check_capabilities(spec, where, problems)
     return spec if len(problems) == before else None
+
+
+def _flag(entry: Mapping[str, Any], key: str, where: str, problems: list[str]) -> bool | None:
+    value = entry.get(key)
+    if value is None or isinstance(value, bool):
+        return value
+    problems.append(f"{where}.{key}: must be true or false, got {value!r}")
+    return None
+
+
+def _check_capabilities(spec: ModelSpec, where: str, problems: list[str]) -> None:
+    """`"tools": true` / `"reasoning": true` only where the wire format can carry them."""
+    for key, configured, table in (
+        ("tools", spec.tools, TOOL_CAPABLE),
+        ("reasoning", spec.reasoning, REASONING_CAPABLE),
+    ):
+        if configured and _capable_key(spec) not in table:
+            kind = spec.provider + (f" family {spec.family!r}" if spec.provider == BEDROCK else "")
+            problems.append(f"{where}.{key}: {kind} cannot carry {key}")
 
 
 def _check_bedrock(spec: ModelSpec, where: str, problems: list[str]) -> ModelSpec:

@@ -104,9 +104,13 @@ def done_frame(
     first_token_ms: int | None,
     total_ms: int,
     estimated: Sequence[str] = (),
+    cache: tuple[int | None, int | None] | None = None,
 ) -> dict[str, Any]:
-    """`estimated` names the usage counts the relay estimated because the model did not report them."""
+    """`estimated` names the usage counts the relay estimated because the model did not report them; `cache`
+    (read, write) adds the prompt-cache counts (protocol v2; None: not listed)."""
     usage: dict[str, Any] = {"inputTokens": input_tokens, "outputTokens": output_tokens}
+    if cache is not None:
+        usage["cacheReadInputTokens"], usage["cacheWriteInputTokens"] = cache
     if estimated:
         usage["estimated"] = list(estimated)
     return {
@@ -116,6 +120,33 @@ def done_frame(
         "stopReason": stop_reason,
         "usage": usage,
         "metrics": {"firstTokenMs": first_token_ms, "totalMs": total_ms},
+    }
+
+
+# -- protocol v2: reasoning and tool calls --
+
+
+def reasoning_frame(request_id: str, seq: int, text: str) -> dict[str, Any]:
+    """Model reasoning ("thinking"), coalesced like `delta` text and never mixed into it."""
+    return {"type": "reasoning", "requestId": request_id, "seq": seq, "text": text}
+
+
+def redacted_reasoning_frame(request_id: str, seq: int) -> dict[str, Any]:
+    """A reasoning block the upstream encrypted: the client learns that the model reasoned, not what."""
+    return {"type": "reasoning", "requestId": request_id, "seq": seq, "redacted": True}
+
+
+def tool_use_frame(
+    request_id: str, seq: int, tool_use_id: str, name: str, tool_input: dict[str, Any]
+) -> dict[str, Any]:
+    """One complete tool call; the client runs the tool and answers with `toolResults`."""
+    return {
+        "type": "tool_use",
+        "requestId": request_id,
+        "seq": seq,
+        "toolUseId": tool_use_id,
+        "name": name,
+        "input": tool_input,
     }
 
 

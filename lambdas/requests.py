@@ -41,13 +41,24 @@ class Schema(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=Tr
 
 class SendText(Schema):
     action: Literal["sendtext"]
-    text: Annotated[str, Meta(min_length=1)]
+    text: Annotated[str, Meta(min_length=1)] = ""
+    """Required, except with `toolResults` (absent: ""; a text sent must not be empty)."""
     requestId: RequestId | None = None
     system: Annotated[str, Meta(max_length=MAX_SYSTEM_CHARS)] | None = None
     maxTokens: Annotated[int, Meta(ge=1)] | None = None
     temperature: Annotated[float, Meta(ge=0.0, le=1.0)] | None = None
     model: Annotated[str, Meta(min_length=1, max_length=128)] | None = None
     conversationId: ConversationId | None = None
+    # Protocol v2 (lambdas.answer.tools validates their contents, naming the field).
+    tools: list[Any] | None = None
+    toolChoice: str | dict[str, Any] | None = None
+    toolResults: list[Any] | None = None
+    reasoning: bool | dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.text and self.toolResults is None:
+            # msgspec turns this into its own "missing field" refusal, worded as for any required field.
+            raise ValueError("Object missing required field `text`")
 
 
 class Cancel(Schema):

@@ -24,13 +24,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from lambdas import protocol
-from lambdas.catalogue import CatalogueError, UnknownModelError
+from lambdas.answer.tools import NO_TOOL_FIELDS, ToolFields, check_capabilities, check_tool_results, parse_tool_fields
+from lambdas.catalogue import CatalogueError, UnknownModelError, resolve_spec
 from lambdas.config import Settings
 from lambdas.identity import caller_id
 from lambdas.observability import logger
 from lambdas.protocol import ErrorCode, StopReason, error_frame
 from lambdas.providers.base import Message, ModelRequest, Provider
 from lambdas.providers.registry import resolve
+from lambdas.providers.tools import paired
 from lambdas.requests import BadRequestError, SendText, parse_body, parse_sendtext
 from lambdas.store import Store, keys
 from lambdas.store.answers import CANCEL_PENDING, AnswerRecord
@@ -59,17 +61,24 @@ class Accepted:
     conversation_id: str
     answer_turn: int
     history: tuple[Message, ...]
+    tool_fields: ToolFields = NO_TOOL_FIELDS
+    """Protocol v2: tools, tool choice, tool results and reasoning, validated."""
 
     @property
     def answer(self) -> tuple[str, str]:
         return self.user, self.request_id
 
     def model_request(self) -> ModelRequest:
+        fields = self.tool_fields
+        current = Message("user", self.request.text or "", tool_results=fields.tool_results)
         return ModelRequest(
-            messages=(*self.history, Message("user", self.request.text)),
+            messages=paired((*self.history, current)),
             max_tokens=self.max_tokens,
             system=self.request.system,
             temperature=self.request.temperature,
+            tools=fields.tools,
+            tool_choice=fields.tool_choice,
+            reasoning_budget=fields.reasoning_budget,
         )
 
 
@@ -103,11 +112,12 @@ class Admission:
         """Admit the request in `event`, or raise Rejected with the frame that says why."""
         try:
             request = parse_sendtext(parse_body(event.get("body")))
+            fields = parse_tool_fields(request)
         except BadRequestError as exc:
             frame = error_frame(ErrorCode.BAD_REQUEST, str(exc), request_id=exc.request_id, field=exc.field)
             raise Rejected(frame) from None
         try:
-            return self._admit(request, event, config, remaining_s, started_at)
+            return self._admit(request, fields, event, config, remaining_s, started_at)
         except Rejected:
             raise
         except Exception:
@@ -116,12 +126,22 @@ class Admission:
             raise _refusal(request, ErrorCode.INTERNAL, TRY_AGAIN, retryable=True) from None
 
     def _admit(
-        self, request: SendText, event: dict[str, Any], config: Settings, remaining_s: float, started_at: float
+        self,
+        request: SendText,
+        fields: ToolFields,
+        event: dict[str, Any],
+        config: Settings,
+        remaining_s: float,
+        started_at: float,
     ) -> Accepted | CancelledBeforeStart:
         try:
             alias, provider = resolve(request.model)
+            if fields.asked:
+                check_capabilities(fields, resolve_spec(alias), request.requestId)
         except UnknownModelError as exc:
             raise _refusal(request, ErrorCode.BAD_REQUEST, str(exc), field="model") from None
+        except BadRequestError as exc:
+            raise _refusal(request, ErrorCode.BAD_REQUEST, str(exc), field=exc.field) from None
         except CatalogueError:
             logger.exception("the model catalogue is invalid")
             raise _refusal(request, ErrorCode.INTERNAL, "The relay's model configuration is invalid.") from None
@@ -142,12 +162,17 @@ class Admission:
         except StoreError as exc:
             read_failure, items = exc, {}
         conversation = self._conversation(loading, request, user)
+        try:
+            check_tool_results(fields, conversation, request.requestId)
+        except BadRequestError as exc:
+            raise _refusal(request, ErrorCode.BAD_REQUEST, str(exc), field=exc.field) from None
         if read_failure is not None:
             logger.error("could not read the quotas and the answer's record", exc_info=read_failure)
             raise _refusal(request, ErrorCode.INTERNAL, TRY_AGAIN, retryable=True)
         history = context(conversation, config.history_max_chars)
         return self._write(
             request,
+            fields,
             event,
             config,
             remaining_s,
@@ -165,6 +190,7 @@ class Admission:
     def _write(
         self,
         request: SendText,
+        fields: ToolFields,
         event: dict[str, Any],
         config: Settings,
         remaining_s: float,
@@ -186,7 +212,7 @@ class Admission:
             cancelled = record is not None and AnswerRecord.from_item(record).status == CANCEL_PENDING
             if record is not None and not cancelled:
                 raise _refusal(request, ErrorCode.BAD_REQUEST, CONFLICT, field="requestId")
-            answer_turn, writes = store.conversations.start(conversation, request.text)
+            answer_turn, writes = store.conversations.start(conversation, request.text or "", fields.tool_results)
             outcome: Accepted | CancelledBeforeStart
             if cancelled:
                 outcome, more = self._cancelled(user, request_id, alias, conversation, answer_turn, started_at)
@@ -206,6 +232,7 @@ class Admission:
                     conversation.conversation_id,
                     answer_turn,
                     history,
+                    fields,
                 )
             try:
                 store.transact([*more, *writes])

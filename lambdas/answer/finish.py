@@ -53,6 +53,8 @@ class Finish:
             request_id=accepted.request_id,
             status=COMPLETE if complete else PARTIAL,
             stop=outcome.stop_reason if outcome.error_code is None else outcome.error_code,
+            tool_uses=outcome.tool_calls,
+            reasoning=outcome.reasoning,
         )
         tokens = outcome.output_tokens if outcome.output_tokens is not None else estimate_tokens(len(text))
         quotas = self._store.quotas

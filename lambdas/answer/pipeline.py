@@ -94,6 +94,7 @@ class Answering:
             control=self._watcher.watch(accepted.answer),
             resumes=resumes,
             on_end=finish.settle,
+            usage_cache=accepted.tool_fields.asked,
         )
         outcome = Outcome(status="error", error_code=ErrorCode.INTERNAL)
         try:

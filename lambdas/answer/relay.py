@@ -19,11 +19,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from lambdas import protocol
+from lambdas.answer.content import V2_EVENTS, AnswerContent
 from lambdas.answer.control import Resumes, Watch
 from lambdas.delivery.engine import Delivery
 from lambdas.observability import in_this_invocation, logger
 from lambdas.protocol import ErrorCode, StopReason
-from lambdas.providers.events import ErrorKind, Event, ReasoningDelta, Stop, TextDelta, UpstreamError
+from lambdas.providers.content import ReasoningBlock, ToolCall
+from lambdas.providers.events import ErrorKind, Event, Stop, TextDelta, UpstreamError
 from lambdas.providers.upstream import STREAM_ENDED_EARLY
 
 _END = object()  # the reader thread's last item: the provider's iterator is exhausted
@@ -55,6 +57,8 @@ class Guards:
     """Serves resume requests by moving the answer to the new connection."""
     on_end: Callable[[Outcome, str], None] | None = None
     """Called with the outcome and the answer's whole text right before the terminal frame is queued."""
+    usage_cache: bool = False
+    """List the prompt-cache counts in `done` even when the upstream gave none (a protocol v2 request)."""
 
 
 @dataclass(slots=True)
@@ -77,6 +81,12 @@ class Outcome:
     upstream_closed_early: bool = False
     resume_nonce: int = 0
     """The last resume request served (requests carry increasing nonces)."""
+    cache_read_input_tokens: int | None = None
+    cache_write_input_tokens: int | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    """Protocol v2: the answer's complete tool calls, stored with its turn."""
+    reasoning: tuple[ReasoningBlock, ...] = ()
+    """Protocol v2: the answer's reasoning blocks (with their signatures), stored with its turn."""
 
 
 class _Reader:
@@ -147,6 +157,7 @@ class _Answer:
         self.ended_by_upstream = False
         self._gone_since: float | None = None
         self._text: list[str] = []
+        self.content = AnswerContent(delivery)
 
     def handle(self, item: object) -> bool:
         """Relay one reader item; True when it ended the answer."""
@@ -159,8 +170,18 @@ class _Answer:
             self._text.append(item.text)
             self.delivery.text(item.text)
             return False
+        if isinstance(item, V2_EVENTS):
+            if outcome.first_token_at is None:
+                outcome.first_token_at = self.clock()
+            failure = self.content.add(item)
+            if failure is not None:
+                self._finish_error(failure)
+                return True
+            return False
         if isinstance(item, Stop):
             outcome.input_tokens, outcome.output_tokens = item.input_tokens, item.output_tokens
+            outcome.cache_read_input_tokens = item.cache_read_input_tokens
+            outcome.cache_write_input_tokens = item.cache_write_input_tokens
             self._finish_done(item.reason)
             self.ended_by_upstream = True
             return True
@@ -171,9 +192,7 @@ class _Answer:
             self._finish_error(error)
             self.ended_by_upstream = True
             return True
-        if isinstance(item, ReasoningDelta):  # never sent as answer text, but generated (and billed) all the same
-            outcome.generated_chars += len(item.text)
-        return False  # Start, ReasoningDelta, or a tick with no event
+        return False  # Start, or a tick with no event
 
     def guard_stops(self) -> bool:
         """Check the guards that do not depend on the model; True when one ended the answer."""
@@ -215,6 +234,9 @@ class _Answer:
 
     def _ended(self) -> None:
         outcome = self.outcome
+        outcome.generated_chars += self.content.generated_chars
+        outcome.tool_calls = tuple(self.content.tool_calls)
+        outcome.reasoning = self.content.reasoning()
         if outcome.output_tokens is None:
             outcome.output_tokens = estimate_tokens(outcome.generated_chars)
             outcome.estimated = ("outputTokens",)
@@ -246,8 +268,14 @@ class _Answer:
                 self._first_token_ms(),
                 self._ms_since_start(),
                 outcome.estimated,
+                self._cache_usage(),
             )
         )
+
+    def _cache_usage(self) -> tuple[int | None, int | None] | None:
+        """The prompt-cache counts for `done`: listed for a v2 request, or whenever the upstream gave one."""
+        cache = (self.outcome.cache_read_input_tokens, self.outcome.cache_write_input_tokens)
+        return cache if self.guards.usage_cache or cache != (None, None) else None
 
     def _finish_error(self, error: UpstreamError) -> None:
         self.outcome.status = "error"

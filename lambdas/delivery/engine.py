@@ -28,6 +28,17 @@ FrameBuilder = Callable[[int], dict[str, Any]]
 # A delta frame's JSON without its text, with room for the longest requestId and a 10-digit seq.
 _DELTA_OVERHEAD = len(protocol.encode(protocol.delta_frame("x" * 64, 10**10, "")))
 TEXT_BUDGET = protocol.MAX_FRAME_BYTES - _DELTA_OVERHEAD
+REASONING_BUDGET = protocol.MAX_FRAME_BYTES - len(protocol.encode(protocol.reasoning_frame("x" * 64, 10**10, "")))
+
+DELTA = "delta"
+REASONING = "reasoning"
+FRAME = "frame"
+"""Kinds of pending output: answer text, reasoning text (each coalesced into frames of its own type), and a
+whole frame (a tool call) that waits for nothing but the output before it."""
+_TEXT_FRAMES: dict[str, tuple[Callable[[str, int, str], dict[str, Any]], int]] = {
+    DELTA: (protocol.delta_frame, TEXT_BUDGET),
+    REASONING: (protocol.reasoning_frame, REASONING_BUDGET),
+}
 
 
 @dataclass(slots=True)
@@ -81,8 +92,10 @@ class Delivery:
         self._cond = threading.Condition()
         self._posted = 0  # journal frames the current target has received
         self._target = 0  # bumped by retarget(): a post to an earlier target no longer counts
-        self._pending: list[str] = []
+        self._pending: list[tuple[str, Any]] = []
+        """(kind, text) for DELTA and REASONING, (FRAME, its builder) for a whole frame."""
         self._pending_chars = 0
+        self._pending_frame = False
         self._pending_since: float | None = None
         self._terminal: FrameBuilder | None = None
         self._built_delta = False
@@ -100,13 +113,30 @@ class Delivery:
                 self._cond.notify_all()
 
     def text(self, text: str) -> None:
+        self._add(DELTA, text)
+
+    def reasoning(self, text: str) -> None:
+        """Reasoning text: coalesced like answer text, into `reasoning` frames."""
+        self._add(REASONING, text)
+
+    def frame(self, build: FrameBuilder) -> None:
+        """A whole frame, built once its seq is known, sent in order after the output before it, without any
+        coalescing delay."""
+        with self._cond:
+            if self._pending_since is None:
+                self._pending_since = self._clock()
+            self._pending.append((FRAME, build))
+            self._pending_frame = True
+            self._cond.notify_all()
+
+    def _add(self, kind: str, text: str) -> None:
         if not text:
             return
         with self._cond:
             first_pending = not self._pending
             if self._pending_since is None:
                 self._pending_since = self._clock()
-            self._pending.append(text)
+            self._pending.append((kind, text))
             self._pending_chars += len(text)
             # Wake the sender only when this text changes its plans: it is the first pending text (the sender
             # then starts the coalescing timer), or it is due now. Otherwise the running timer already covers it:
@@ -225,6 +255,8 @@ class Delivery:
     def _pending_due(self) -> bool:
         if not self._built_delta or self._terminal is not None or self._pending_chars >= self._options.max_chars:
             return True
+        if self._pending_frame:
+            return True
         assert self._pending_since is not None
         return self._clock() - self._pending_since >= self._options.coalesce_s
 
@@ -234,13 +266,26 @@ class Delivery:
         return max(0.0, self._pending_since + self._options.coalesce_s - self._clock())
 
     def _build_deltas(self) -> None:
-        text = "".join(self._pending)
-        self._pending.clear()
+        """Pending output into frames: each run of one kind of text coalesced (and split) into its frame type."""
+        pending = self._pending
+        self._pending = []
         self._pending_chars = 0
         self._pending_since = None
+        self._pending_frame = False
         self._built_delta = True
-        for piece in split_text(text, TEXT_BUDGET):
-            self.journal.append(protocol.delta_frame(self.request_id, len(self.journal), piece))
+        run_kind: str | None = None
+        run: list[str] = []
+        for kind, item in [*pending, (None, None)]:
+            if kind != run_kind and run_kind is not None:
+                build, budget = _TEXT_FRAMES[run_kind]
+                for piece in split_text("".join(run), budget):
+                    self.journal.append(build(self.request_id, len(self.journal), piece))
+                run_kind, run = None, []
+            if kind == FRAME:
+                self.journal.append(item(len(self.journal)))
+            elif kind is not None:
+                run_kind = kind
+                run.append(item)
 
     def _post(self, poster: Poster, frame: dict[str, Any]) -> str:
         data = protocol.encode(frame)

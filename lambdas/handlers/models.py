@@ -12,12 +12,18 @@ from lambdas.observability import logger
 
 
 def models_frame() -> dict[str, Any]:
-    """`{"type": "models", "models": [{"id", "provider", "default"}]}`, in catalogue order."""
+    """`{"type": "models", "models": [{"id", "provider", "default", "tools", "reasoning"}]}`, in catalogue order."""
     current = load_catalogue()
     return {
         "type": "models",
         "models": [
-            {"id": alias, "provider": spec.provider, "default": alias == current.default}
+            {
+                "id": alias,
+                "provider": spec.provider,
+                "default": alias == current.default,
+                "tools": spec.supports_tools,
+                "reasoning": spec.supports_reasoning,
+            }
             for alias, spec in current.models.items()
         ],
     }

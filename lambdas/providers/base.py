@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from lambdas.providers.content import ReasoningBlock, ToolCall, ToolResult, ToolSpec
 from lambdas.providers.events import Event
 
 Role = Literal["user", "assistant"]
@@ -19,6 +20,12 @@ Role = Literal["user", "assistant"]
 class Message:
     role: Role
     text: str
+    tool_uses: tuple[ToolCall, ...] = ()
+    """Assistant turns: the tools the model called (after its text)."""
+    tool_results: tuple[ToolResult, ...] = ()
+    """User turns: the results of the previous turn's calls (before any text)."""
+    reasoning: tuple[ReasoningBlock, ...] = ()
+    """Assistant turns: the model's reasoning (before its text), passed back when a tool turn continues."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +38,11 @@ class ModelRequest:
     system: str | None = None
     temperature: float | None = None
     stop_sequences: tuple[str, ...] = ()
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: str | dict[str, str] = "auto"
+    """`auto`, `any`, `none`, or `{"name": ...}` (used only with `tools`)."""
+    reasoning_budget: int | None = None
+    """Reasoning tokens asked for; None: no reasoning asked."""
 
 
 class Provider(Protocol):

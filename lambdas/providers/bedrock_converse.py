@@ -10,18 +10,26 @@ from lambdas.providers.errors import UPSTREAM_FAILURES, from_exception
 from lambdas.providers.events import Event
 from lambdas.providers.formats.converse_events import ConverseEvents
 from lambdas.providers.formats.nova import converse_messages, inference_config
+from lambdas.providers.tools import converse_tool_arguments, converse_tools_request, reasoning_max_tokens
 from lambdas.providers.upstream import guarded
 
 
 def converse_arguments(model_id: str, request: ModelRequest) -> dict[str, Any]:
     """The `converse_stream` keyword arguments for a request."""
+    request = converse_tools_request(request)
+    config = inference_config(request)
+    if request.reasoning_budget is not None:
+        # Anthropic models count their reasoning inside maxTokens, and think only at the default temperature.
+        config["maxTokens"] = reasoning_max_tokens(request)
+        config.pop("temperature", None)
     arguments: dict[str, Any] = {
         "modelId": model_id,
         "messages": converse_messages(request),
-        "inferenceConfig": inference_config(request),
+        "inferenceConfig": config,
     }
     if request.system:
         arguments["system"] = [{"text": request.system}]
+    arguments.update(converse_tool_arguments(request))
     return arguments
 
 

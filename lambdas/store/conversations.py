@@ -1,7 +1,9 @@
 """Conversations: an owner, numbered turns (user, assistant, user, ...), listed by owner newest first.
 
 A turn's text is stored in parts of at most 300 KB (`TURN#{turn:05d}#{part:02d}`), so no item ever nears
-DynamoDB's 400 KB limit however long an answer gets. Turn numbers are taken by the write that moves the
+DynamoDB's 400 KB limit however long an answer gets. A turn's protocol v2 content (tool calls, tool results,
+reasoning with its signature) is one JSON document stored the same way, in the parts after the text's
+(attribute `blocks` instead of `text`). Turn numbers are taken by the write that moves the
 conversation's `turnCount` on only if nobody else did first; it goes in the admission's transaction with the
 user's turn, so a conversation never holds a turn whose answer was refused.
 """
@@ -10,11 +12,12 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from lambdas.providers.base import Message
+from lambdas.providers.content import ReasoningBlock, ToolCall, ToolResult
 from lambdas.store import keys
 from lambdas.store.errors import ForbiddenError, NotFoundError
 from lambdas.store.items import from_item, split_utf8, to_item
@@ -44,12 +47,59 @@ class Turn:
     stop: str | None = None
     """The answer's stopReason, or its error code."""
     at: str | None = None
+    tool_uses: tuple[ToolCall, ...] = ()
+    tool_results: tuple[ToolResult, ...] = ()
+    reasoning: tuple[ReasoningBlock, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         data = {"turn": self.turn, "role": self.role, "text": self.text, "at": self.at}
         if self.role == "assistant":
             data.update({"requestId": self.request_id, "status": self.status, "stop": self.stop})
         return data
+
+    def message(self) -> Message:
+        return Message(
+            "user" if self.role == "user" else "assistant",
+            self.text,
+            tool_uses=self.tool_uses,
+            tool_results=self.tool_results,
+            reasoning=self.reasoning,
+        )
+
+    @property
+    def has_answer(self) -> bool:
+        """An answer turn worth replaying: it has text or tool calls."""
+        return bool(self.text or self.tool_uses)
+
+    @property
+    def size(self) -> int:
+        """Characters this turn costs against the history budget, its v2 content included."""
+        blocks = blocks_json(self)
+        return len(self.text) + (len(blocks) if blocks else 0)
+
+
+def blocks_json(turn: Turn) -> str | None:
+    """A turn's v2 content as the JSON stored with it; None when it has none."""
+    blocks: dict[str, Any] = {}
+    if turn.tool_uses:
+        blocks["toolUses"] = [call.to_json() for call in turn.tool_uses]
+    if turn.tool_results:
+        blocks["toolResults"] = [result.to_json() for result in turn.tool_results]
+    if turn.reasoning:
+        blocks["reasoning"] = [block.to_json() for block in turn.reasoning]
+    return json.dumps(blocks, ensure_ascii=False, separators=(",", ":")) if blocks else None
+
+
+def _with_blocks(turn: Turn, text: str) -> Turn:
+    if not text:
+        return turn
+    blocks = json.loads(text)
+    return replace(
+        turn,
+        tool_uses=tuple(ToolCall.from_json(item) for item in blocks.get("toolUses", ())),
+        tool_results=tuple(ToolResult.from_json(item) for item in blocks.get("toolResults", ())),
+        reasoning=tuple(ReasoningBlock.from_json(item) for item in blocks.get("reasoning", ())),
+    )
 
 
 @dataclass(slots=True)
@@ -79,18 +129,20 @@ def now_iso() -> str:
 def context(conversation: Conversation, budget_chars: int) -> tuple[Message, ...]:
     """Earlier turns for the model: whole user/assistant pairs, newest kept, oldest dropped past the budget.
 
-    A user turn that got no answer text (it failed before any) is left out, so the roles always alternate.
+    A user turn that got no answer text (it failed before any) is left out, so the roles always alternate. Tool
+    calls, results and reasoning go with their turns and count against the budget.
     """
-    answers = {turn.turn: turn for turn in conversation.turns if turn.role == "assistant" and turn.text}
+    answers = {turn.turn: turn for turn in conversation.turns if turn.role == "assistant" and turn.has_answer}
     pairs: list[tuple[Message, Message]] = []
+    sizes: list[int] = []
     for turn in conversation.turns:
         answer = answers.get(turn.turn + 1)
         if turn.role == "user" and answer is not None:
-            pairs.append((Message("user", turn.text), Message("assistant", answer.text)))
+            pairs.append((turn.message(), answer.message()))
+            sizes.append(turn.size + answer.size)
     kept: list[tuple[Message, Message]] = []
     used = 0
-    for pair in reversed(pairs):
-        size = len(pair[0].text) + len(pair[1].text)
+    for pair, size in zip(reversed(pairs), reversed(sizes), strict=True):
         if used + size > budget_chars:
             break
         kept.append(pair)
@@ -126,7 +178,9 @@ class Conversations(ExpiringItems):
             exists=True,
         )
 
-    def start(self, conversation: Conversation, user_text: str) -> tuple[int, list[Write]]:
+    def start(
+        self, conversation: Conversation, user_text: str, tool_results: tuple[ToolResult, ...] = ()
+    ) -> tuple[int, list[Write]]:
         """The writes taking the next two turn numbers (the user's and the answer's) and storing the user's turn:
         the conversation's `meta` write is refused if another answer took the turn first (or the conversation is
         someone else's). Returns the answer's turn number with them; nothing is written here."""
@@ -185,7 +239,7 @@ class Conversations(ExpiringItems):
                     "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
                 },
             )
-        turn = Turn(user_turn, "user", user_text, at=now)
+        turn = Turn(user_turn, "user", user_text, at=now, tool_results=tool_results)
         return user_turn + 1, [meta, *self.turn_writes(conversation.conversation_id, turn)]
 
     def turn_writes(self, conversation_id: str, turn: Turn) -> list[Write]:
@@ -199,13 +253,17 @@ class Conversations(ExpiringItems):
             "at": turn.at or now_iso(),
             TTL_ATTRIBUTE: self._ttl(),
         }
+        pieces = [("text", piece) for piece in split_utf8(turn.text)]
+        blocks = blocks_json(turn)
+        if blocks is not None:
+            pieces += [("blocks", piece) for piece in split_utf8(blocks)]
         return [
             Write(
                 f"turn-{turn.turn}-{index}",
                 "Put",
-                {"Item": {**keys.turn(conversation_id, turn.turn, index), **to_item({**values, "text": piece})}},
+                {"Item": {**keys.turn(conversation_id, turn.turn, index), **to_item({**values, name: piece})}},
             )
-            for index, piece in enumerate(split_utf8(turn.text))
+            for index, (name, piece) in enumerate(pieces)
         ]
 
     def list_for(self, owner: str, cursor: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
@@ -247,17 +305,16 @@ def _turns(parts: list[dict[str, Any]]) -> list[Turn]:
     turns = []
     for number, pieces in sorted(by_turn.items()):
         head = pieces[0]
-        turns.append(
-            Turn(
-                turn=number,
-                role=head["role"],
-                text="".join(piece.get("text", "") for piece in pieces),
-                request_id=head.get("requestId"),
-                status=head.get("status", COMPLETE),
-                stop=head.get("stop"),
-                at=head.get("at"),
-            )
+        turn = Turn(
+            turn=number,
+            role=head["role"],
+            text="".join(piece.get("text", "") for piece in pieces),
+            request_id=head.get("requestId"),
+            status=head.get("status", COMPLETE),
+            stop=head.get("stop"),
+            at=head.get("at"),
         )
+        turns.append(_with_blocks(turn, "".join(piece.get("blocks", "") for piece in pieces)))
     return turns
 
 

@@ -9,12 +9,14 @@ from typing import Any
 from lambdas.providers.base import ModelRequest
 from lambdas.providers.events import Event
 from lambdas.providers.formats.converse_events import ConverseEvents
+from lambdas.providers.tools import converse_content, flattened
 
 SCHEMA_VERSION = "messages-v1"
 
 
 def converse_messages(request: ModelRequest) -> list[dict[str, Any]]:
-    return [{"role": m.role, "content": [{"text": m.text}]} for m in request.messages]
+    with_reasoning = request.reasoning_budget is not None
+    return [{"role": m.role, "content": converse_content(m, with_reasoning=with_reasoning)} for m in request.messages]
 
 
 def inference_config(request: ModelRequest) -> dict[str, Any]:
@@ -33,6 +35,7 @@ class Nova:
         self._events = ConverseEvents()
 
     def body(self, request: ModelRequest) -> dict[str, Any]:
+        request = flattened(request)  # Nova on invoke gets no tools from the relay: its history's calls are text
         body: dict[str, Any] = {
             "schemaVersion": SCHEMA_VERSION,
             "messages": converse_messages(request),

@@ -337,9 +337,9 @@ def test_models_frame(relay_models) -> None:
     frame = models_frame()
     assert frame["type"] == "models"
     assert frame["models"][:3] == [
-        {"id": "haiku", "provider": "bedrock", "default": True},
-        {"id": "llama", "provider": "bedrock", "default": False},
-        {"id": "nova", "provider": "bedrock-converse", "default": False},
+        {"id": "haiku", "provider": "bedrock", "default": True, "tools": True, "reasoning": True},
+        {"id": "llama", "provider": "bedrock", "default": False, "tools": False, "reasoning": False},
+        {"id": "nova", "provider": "bedrock-converse", "default": False, "tools": True, "reasoning": True},
     ]
     assert [m["id"] for m in frame["models"] if m["default"]] == ["haiku"]
 

@@ -1,0 +1,93 @@
+"""Protocol v2 content beyond text, in the relay's own provider-neutral shape: tools a request offers, the calls a
+model made, the results a client sent back, and the model's reasoning blocks.
+
+These travel in `ModelRequest` / `Message` (lambdas.providers.base) and are rendered into each wire format by
+`lambdas.providers.tools`; the WebSocket frame layer never builds them, so other channels can reuse them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_REASONING_BUDGET = 1024
+"""`reasoning: true` asks for this many reasoning tokens (Anthropic's minimum thinking budget)."""
+MIN_REASONING_BUDGET = 1024
+MAX_REASONING_BUDGET = 64_000
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A tool the model may call: its JSON Schema (`"type": "object"`) describes the input."""
+
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A call the model made (an assistant turn's content)."""
+
+    tool_use_id: str
+    name: str
+    input: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"toolUseId": self.tool_use_id, "name": self.name, "input": self.input}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ToolCall:
+        return cls(data["toolUseId"], data["name"], data.get("input") or {})
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """A client's answer to one tool call (a user turn's content). `content` is a string or any JSON value."""
+
+    tool_use_id: str
+    content: Any
+    status: str = "success"
+    """`success` or `error`."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"toolUseId": self.tool_use_id, "content": self.content, "status": self.status}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ToolResult:
+        return cls(data["toolUseId"], data.get("content"), data.get("status", "success"))
+
+    @property
+    def text(self) -> str:
+        """The content as text: a string as sent, any other JSON value as compact JSON. Every wire format that
+        carries results as text gets exactly this, so the model sees the same thing whichever serves it."""
+        return result_text(self.content)
+
+
+def result_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    return json.dumps(content, ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningBlock:
+    """One block of model reasoning: its text and signature, or (redacted) the upstream's opaque data."""
+
+    text: str = ""
+    signature: str | None = None
+    redacted: str | None = None
+    """Base64 of the encrypted reasoning of a redacted block; None for a readable one."""
+
+    def to_json(self) -> dict[str, Any]:
+        if self.redacted is not None:
+            return {"redacted": self.redacted}
+        data: dict[str, Any] = {"text": self.text}
+        if self.signature is not None:
+            data["signature"] = self.signature
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ReasoningBlock:
+        return cls(data.get("text", ""), data.get("signature"), data.get("redacted"))
