@@ -24,7 +24,7 @@ from aiohttp import web
 from ..eventstream import CONTENT_TYPE, event_message, exception_message, json_bytes
 from .bedrock_models import MalformedInput, Piece, converse_conversation, converse_payloads, family_for
 from .exchange import Frame, Rejection, SimulatorExchange, failure_text, text_frames
-from .script import ReplyPlan
+from .script import ReplyPlan, Timed
 
 INVOKE_PATH: Final = "/model/{model_id}/invoke-with-response-stream"
 CONVERSE_PATH: Final = "/model/{model_id}/converse-stream"
@@ -135,13 +135,15 @@ async def converse_stream(request: web.Request) -> web.StreamResponse:
     def event(event_type: str, payload: dict[str, Any]) -> bytes:
         return event_message(event_type, json_bytes({**payload, "p": _padding(rng)}))
 
-    opening, delta, closing = converse_payloads(plan)
+    opening, delta, closing, before, after = converse_payloads(plan)
     frames = text_frames(
         plan,
         opening=[event(*item) for item in opening],
         delta=lambda index, _: event(*delta(index)),
         closing=[event(*item) for item in closing],
         failure=_stream_error(plan),
+        before=[Timed(timed.at, event(*timed.item)) for timed in before],
+        after=[Timed(timed.at, event(*timed.item)) for timed in after],
     )
     return await exchange.stream(
         plan, frames, {"Content-Type": CONTENT_TYPE}, error_code=STREAM_ERROR_EVENT if plan.fails else None

@@ -16,6 +16,7 @@ from lambdas.catalogue import strip_geo_prefix
 
 from .prompts import PromptError, block_text, parse_chat_prompt, parse_claude_text, parse_titan
 from .script import ReplyPlan, SimConversation, SimMessage, SimStopReason, Timed, layout
+from .tools import ToolProblem, anthropic_tools, check_thinking, converse_tools, with_tool_results
 
 Json = dict[str, Any]
 
@@ -116,8 +117,10 @@ class Family:
         opening: list[Json],
         delta: Callable[[int, bool], Json],
         closing: list[Json],
+        before: list[Piece] | None = None,
+        after: list[Piece] | None = None,
     ) -> list[Piece]:
-        pieces = layout(plan, opening, delta, closing)
+        pieces = layout(plan, opening, delta, closing, before or (), after or ())
         if not plan.fails:
             pieces[-1].item["amazon-bedrock-invocationMetrics"] = invocation_metrics(plan)
         return pieces
@@ -135,9 +138,22 @@ class AnthropicMessagesFamily(Family):
         if limit is None:
             raise MalformedInput("#: required key [max_tokens] not found")
         system = body.get("system")
-        return SimConversation(messages_of(_required(body, "messages")), block_text(system) if system else None, limit)
+        raw = _required(body, "messages")
+        tools = anthropic_tools(body)
+        thinking = (body.get("thinking") or {}).get("type") == "enabled"
+        try:
+            messages = with_tool_results(raw, messages_of(raw), bool(tools))
+            check_thinking(raw, thinking)
+        except ToolProblem as exc:
+            raise MalformedInput(str(exc)) from None
+        return SimConversation(
+            messages, block_text(system) if system else None, limit, tools, reports_cache=bool(tools) or thinking
+        )
 
     def pieces(self, plan: ReplyPlan) -> list[Piece]:
+        usage: Json = {"input_tokens": plan.input_tokens, "output_tokens": 1}
+        if plan.reports_cache:
+            usage |= {"cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
         start = {
             "type": "message_start",
             "message": {
@@ -148,20 +164,45 @@ class AnthropicMessagesFamily(Family):
                 "content": [],
                 "stop_reason": None,
                 "stop_sequence": None,
-                "usage": {"input_tokens": plan.input_tokens, "output_tokens": 1},
+                "usage": usage,
             },
         }
-        block_start = {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
+        text_index = 1 if plan.reasoning_pieces else 0
+        block_start = {
+            "type": "content_block_start",
+            "index": text_index,
+            "content_block": {"type": "text", "text": ""},
+        }
 
         def delta(index: int, _: bool) -> Json:
             return {
                 "type": "content_block_delta",
-                "index": 0,
+                "index": text_index,
                 "delta": {"type": "text_delta", "text": plan.chunks[index].text},
             }
 
+        before = _anthropic_thinking(plan)
+        opening = [start, block_start]
+        if before:
+            opening = [start]
+            before.append(Timed(plan.chunks[0].at, block_start))
+        after: list[Piece] = []
+        last_block = text_index
+        call = plan.tool_call
+        if call is not None:
+            last_block = text_index + 1
+            at = call.fragments[0].at
+            block = {"type": "tool_use", "id": call.id("toolu_bdrk_"), "name": call.name, "input": {}}
+            after = [
+                Timed(at, {"type": "content_block_stop", "index": text_index}),
+                Timed(at, {"type": "content_block_start", "index": last_block, "content_block": block}),
+                *(
+                    Timed(f.at, {"type": "content_block_delta", "index": last_block, "delta": _json_delta(f.text)})
+                    for f in call.fragments
+                ),
+            ]
         closing = [
-            {"type": "content_block_stop", "index": 0},
+            {"type": "content_block_stop", "index": last_block},
             {
                 "type": "message_delta",
                 "delta": {"stop_reason": str(plan.stop_reason), "stop_sequence": None},
@@ -169,7 +210,39 @@ class AnthropicMessagesFamily(Family):
             },
             {"type": "message_stop"},
         ]
-        return self._stream(plan, [start, block_start], delta, closing)
+        return self._stream(plan, opening, delta, closing, before, after)
+
+
+def _json_delta(fragment: str) -> Json:
+    return {"type": "input_json_delta", "partial_json": fragment}
+
+
+def _anthropic_thinking(plan: ReplyPlan) -> list[Piece]:
+    """A thinking block (index 0): its text in fragments, then the signature."""
+    if not plan.reasoning_pieces:
+        return []
+    first, last = plan.reasoning_pieces[0].at, plan.reasoning_pieces[-1].at
+    return [
+        Timed(
+            first, {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}}
+        ),
+        *(
+            Timed(
+                f.at,
+                {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": f.text}},
+            )
+            for f in plan.reasoning_pieces
+        ),
+        Timed(
+            last,
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "signature_delta", "signature": plan.signature},
+            },
+        ),
+        Timed(last, {"type": "content_block_stop", "index": 0}),
+    ]
 
 
 class ClaudeTextFamily(Family):
@@ -274,36 +347,74 @@ class TitanTextFamily(Family):
         return self._stream(plan, [], delta, [])
 
 
+Event = tuple[str, Json]
+"""A Converse event: (event type, payload)."""
+
+
 def converse_payloads(
     plan: ReplyPlan,
-) -> tuple[list[tuple[str, Json]], Callable[[int], tuple[str, Json]], list[tuple[str, Json]]]:
-    """ConverseStream's events for a text reply: (opening, delta(index), closing) as (event type, payload)."""
+) -> tuple[list[Event], Callable[[int], Event], list[Event], list[Timed[Event]], list[Timed[Event]]]:
+    """ConverseStream's events for a reply: (opening, delta(index), closing, before, after) — `before` the
+    reasoning block (index 0) ahead of the text, `after` the tool call's block after it."""
     opening = [("messageStart", {"role": "assistant"})]
+    text_index = 1 if plan.reasoning_pieces else 0
 
-    def delta(index: int) -> tuple[str, Json]:
-        return "contentBlockDelta", {"delta": {"text": plan.chunks[index].text}, "contentBlockIndex": 0}
+    def delta(index: int) -> Event:
+        return "contentBlockDelta", {"delta": {"text": plan.chunks[index].text}, "contentBlockIndex": text_index}
 
+    before: list[Timed[Event]] = []
+    if plan.reasoning_pieces:
+        last = plan.reasoning_pieces[-1].at
+        before = [
+            *(Timed(f.at, _converse_delta({"reasoningContent": {"text": f.text}}, 0)) for f in plan.reasoning_pieces),
+            Timed(last, _converse_delta({"reasoningContent": {"signature": plan.signature}}, 0)),
+            Timed(last, ("contentBlockStop", {"contentBlockIndex": 0})),
+        ]
+    after: list[Timed[Event]] = []
+    last_block = text_index
+    call = plan.tool_call
+    if call is not None:
+        last_block = text_index + 1
+        at = call.fragments[0].at
+        start = {
+            "start": {"toolUse": {"toolUseId": call.id("tooluse_"), "name": call.name}},
+            "contentBlockIndex": last_block,
+        }
+        after = [
+            Timed(at, ("contentBlockStop", {"contentBlockIndex": text_index})),
+            Timed(at, ("contentBlockStart", start)),
+            *(Timed(f.at, _converse_delta({"toolUse": {"input": f.text}}, last_block)) for f in call.fragments),
+        ]
+    usage: Json = {
+        "inputTokens": plan.input_tokens,
+        "outputTokens": plan.output_tokens,
+        "totalTokens": plan.input_tokens + plan.output_tokens,
+    }
+    if plan.reports_cache:
+        usage |= {"cacheReadInputTokens": 0, "cacheWriteInputTokens": 0}
     closing = [
-        ("contentBlockStop", {"contentBlockIndex": 0}),
+        ("contentBlockStop", {"contentBlockIndex": last_block}),
         ("messageStop", {"stopReason": str(plan.stop_reason)}),
-        (
-            "metadata",
-            {
-                "usage": {
-                    "inputTokens": plan.input_tokens,
-                    "outputTokens": plan.output_tokens,
-                    "totalTokens": plan.input_tokens + plan.output_tokens,
-                },
-                "metrics": {"latencyMs": round(plan.end_at * 1000)},
-            },
-        ),
+        ("metadata", {"usage": usage, "metrics": {"latencyMs": round(plan.end_at * 1000)}}),
     ]
-    return opening, delta, closing
+    return opening, delta, closing, before, after
+
+
+def _converse_delta(delta: Json, index: int) -> Event:
+    return "contentBlockDelta", {"delta": delta, "contentBlockIndex": index}
 
 
 def converse_conversation(body: Mapping[str, Any], max_tokens_keys: tuple[str, ...]) -> SimConversation:
     """Converse-shaped bodies (ConverseStream, and Nova's invoke schema): messages of text blocks, system blocks."""
-    messages = messages_of(_required(body, "messages"))
+    raw = _required(body, "messages")
+    messages = messages_of(raw)
+    tools = converse_tools(body)
+    thinking = ((body.get("additionalModelRequestFields") or {}).get("thinking") or {}).get("type") == "enabled"
+    try:
+        messages = with_tool_results(raw, messages, bool(tools))
+        check_thinking(raw, thinking)
+    except ToolProblem as exc:
+        raise MalformedInput(str(exc)) from None
     if messages[0].role != "user":
         raise MalformedInput(
             "A conversation must start with a user message. "
@@ -315,7 +426,7 @@ def converse_conversation(body: Mapping[str, Any], max_tokens_keys: tuple[str, .
     limit = None
     for key in max_tokens_keys:
         limit = limit or _optional_limit(config, key, f"inferenceConfig/{key}")
-    return SimConversation(messages, system, limit)
+    return SimConversation(messages, system, limit, tools, reports_cache=bool(tools) or thinking)
 
 
 class NovaFamily(Family):
@@ -327,13 +438,15 @@ class NovaFamily(Family):
         return converse_conversation(body, ("max_new_tokens", "maxTokens"))
 
     def pieces(self, plan: ReplyPlan) -> list[Piece]:
-        opening, delta, closing = converse_payloads(plan)
+        opening, delta, closing, before, after = converse_payloads(plan)
         closing[-1][1]["metrics"] = {}  # Nova's metadata metrics are empty; latency is in the invocation metrics
         return self._stream(
             plan,
             [{event: payload} for event, payload in opening],
             lambda index, _: dict([delta(index)]),
             [{event: payload} for event, payload in closing],
+            [Timed(timed.at, dict([timed.item])) for timed in before],
+            [Timed(timed.at, dict([timed.item])) for timed in after],
         )
 
 

@@ -3,7 +3,7 @@
 A directive may sit anywhere in any message text or the system prompt, so it travels through every wire format
 (including prompt templates) unchanged. It is stripped before the text is echoed or counted.
 
-    [[sim tokens=40 rate=100000 ttft=0 fail_after=3 throttle]]
+    [[sim tokens=40 rate=100000 ttft=0 fail_after=3 throttle think=20 tool=calculator]]
 
 Later directives override earlier ones key by key (system prompt first, then messages in order).
 """
@@ -40,6 +40,10 @@ class Directives:
     """Fail mid-stream after this many text chunks."""
     throttle: int | None = None
     """Refuse with a throttling error before the stream: `0` means always, `N` the first N identical requests."""
+    think: int | None = None
+    """Stream this many reasoning words (with a signature) before the answer."""
+    tool: str | None = None
+    """Call this tool of the request's `tools` after the text, then stop with tool_use."""
 
     def merged(self, later: Directives) -> Directives:
         """These settings overridden by every key `later` sets."""
@@ -81,6 +85,12 @@ def _milliseconds(raw: str) -> float:
     return value
 
 
+def _tool_name(raw: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", raw):
+        raise ValueError("expected a tool name (1-64 letters, digits, '_' or '-')")
+    return raw
+
+
 # key in the directive -> (field of Directives, parser of the value)
 _KEYS: Final[dict[str, tuple[str, Callable[[str], object]]]] = {
     "tokens": ("tokens", _whole(1, MAX_TOKENS)),
@@ -88,6 +98,8 @@ _KEYS: Final[dict[str, tuple[str, Callable[[str], object]]]] = {
     "ttft": ("ttft_ms", _milliseconds),
     "fail_after": ("fail_after", _whole(0)),
     "throttle": ("throttle", _whole(1)),
+    "think": ("think", _whole(1, MAX_TOKENS)),
+    "tool": ("tool", _tool_name),
 }
 _BARE_FLAGS: Final[dict[str, tuple[str, object]]] = {"throttle": ("throttle", 0)}
 

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from .directives import DirectiveError
 from .log import Emit, RequestOutcome, RequestRecord, SimulatorLog
-from .script import Defaults, ReplyPlan, SimConversation, layout, plan_reply
+from .script import Defaults, ReplyPlan, SimConversation, Timed, layout, plan_reply
 
 DISCONNECT_POLL_SECONDS: Final = 0.05
 """While waiting for a frame's due time, how often to look whether the client has gone."""
@@ -197,9 +197,12 @@ def text_frames(
     delta: Callable[[int, bool], bytes],
     closing: Sequence[bytes],
     failure: bytes,
+    before: Sequence[Timed[bytes]] = (),
+    after: Sequence[Timed[bytes]] = (),
 ) -> list[Frame]:
     """`script.layout` as frames, ending with `failure` when the plan fails mid-stream."""
-    frames = [Frame(timed.at, timed.item, timed.completes) for timed in layout(plan, opening, delta, closing)]
+    items = layout(plan, opening, delta, closing, before, after)
+    frames = [Frame(timed.at, timed.item, timed.completes) for timed in items]
     if plan.fails:
         frames.append(Frame(plan.end_at, failure))
     return frames

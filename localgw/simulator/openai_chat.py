@@ -21,7 +21,8 @@ from aiohttp import web
 from ..eventstream import json_bytes
 from .exchange import Rejection, SimulatorExchange, failure_text, text_frames
 from .prompts import block_text
-from .script import ReplyPlan, SimConversation, SimMessage, SimStopReason
+from .script import ReplyPlan, SimConversation, SimMessage, SimStopReason, Timed
+from .tools import ToolProblem, openai_conversation, openai_tools
 
 CHAT_COMPLETIONS_PATH: Final = "/openai/v1/chat/completions"
 SYSTEM_FINGERPRINT: Final = "fp_localgw_simulator"
@@ -77,7 +78,7 @@ def conversation_of(body: Any) -> SimConversation:
             system_parts.append(block_text(item.get("content")))
         elif role in ("user", "assistant"):
             messages.append(SimMessage(role, block_text(item.get("content"))))
-        elif role != "tool":  # tool results carry no conversation text
+        elif role != "tool":  # tool results are read by openai_conversation
             raise invalid_request(
                 f"Invalid value for 'messages[{index}].role': {role!r}.", param=f"messages[{index}].role"
             )
@@ -85,7 +86,13 @@ def conversation_of(body: Any) -> SimConversation:
         raise invalid_request(
             'The localgw simulator only serves streaming requests: set "stream": true.', param="stream"
         )
-    return SimConversation(tuple(messages), "\n".join(system_parts) or None, _limit(body))
+    tools = openai_tools(body)
+    try:
+        grouped = openai_conversation(raw, messages)
+    except ToolProblem as exc:
+        raise invalid_request(str(exc), param="messages") from None
+    reports_cache = bool(tools) or "reasoning_effort" in body
+    return SimConversation(grouped, "\n".join(system_parts) or None, _limit(body), tools, reports_cache)
 
 
 def _event(payload: Mapping[str, Any]) -> bytes:
@@ -131,14 +138,17 @@ def _events(plan: ReplyPlan, request_id: str, model: str, include_usage: bool) -
         choice = {"index": 0, "delta": dict(delta), "logprobs": None, "finish_reason": finish_reason}
         return _event({**base, "choices": [choice]})
 
-    finish_reason = "stop" if plan.stop_reason is SimStopReason.END_TURN else "length"
+    finish_reason = _FINISH_REASONS[plan.stop_reason]
     closing = [chunk({}, finish_reason)]
     if include_usage:
-        usage = {
+        usage: dict[str, Any] = {
             "prompt_tokens": plan.input_tokens,
             "completion_tokens": plan.output_tokens,
             "total_tokens": plan.input_tokens + plan.output_tokens,
         }
+        if plan.reports_cache:
+            usage["prompt_tokens_details"] = {"cached_tokens": 0}
+            usage["completion_tokens_details"] = {"reasoning_tokens": len(plan.reasoning.split())}
         closing.append(_event({**base, "choices": [], "usage": usage}))
     closing.append(b"data: [DONE]\n\n")
     failure = _event(
@@ -151,12 +161,36 @@ def _events(plan: ReplyPlan, request_id: str, model: str, include_usage: bool) -
             }
         }
     )
+    before = [Timed(f.at, chunk({"reasoning_content": f.text})) for f in plan.reasoning_pieces]
+    after: list[Timed[bytes]] = []
+    call = plan.tool_call
+    if call is not None:
+        first = {
+            "index": 0,
+            "id": call.id("call_"),
+            "type": "function",
+            "function": {"name": call.name, "arguments": ""},
+        }
+        after = [Timed(call.fragments[0].at, chunk({"tool_calls": [first]}))]
+        after += [
+            Timed(f.at, chunk({"tool_calls": [{"index": 0, "function": {"arguments": f.text}}]}))
+            for f in call.fragments
+        ]
     return {
         "opening": [chunk({"role": "assistant", "content": "", "refusal": None})],
         "delta": lambda index, _: chunk({"content": plan.chunks[index].text}),
         "closing": closing,
         "failure": failure,
+        "before": before,
+        "after": after,
     }
+
+
+_FINISH_REASONS = {
+    SimStopReason.END_TURN: "stop",
+    SimStopReason.MAX_TOKENS: "length",
+    SimStopReason.TOOL_USE: "tool_calls",
+}
 
 
 def add_openai_routes(app: web.Application) -> None:
