@@ -22,7 +22,7 @@ from lambdas.store.conversations import COMPLETE, PARTIAL, Turn
 from lambdas.store.errors import StoreError
 from lambdas.store.table import Write
 
-_COMPLETE_STOPS = frozenset({StopReason.END_TURN, StopReason.MAX_TOKENS, StopReason.STOP_SEQUENCE})
+_COMPLETE_STOPS = frozenset({StopReason.END_TURN, StopReason.MAX_TOKENS, StopReason.STOP_SEQUENCE, StopReason.TOOL_USE})
 _MAX_SETTLE_TEXT_BYTES = 3_000_000
 """Longer answers are stored write by write: a transaction carries at most 4 MB."""
 

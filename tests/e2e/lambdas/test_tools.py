@@ -114,7 +114,7 @@ def test_a_tool_round_trip_reaches_the_model_and_is_kept_in_history(connect, ali
     turns = recv(ws)["turns"]
     assert [turn["role"] for turn in turns] == ["user", "assistant", "user", "assistant"]
     assert turns[1]["toolUses"] == [{"toolUseId": call["toolUseId"], "name": "calculator", "input": call["input"]}]
-    assert turns[1]["stop"] == "tool_use"
+    assert (turns[1]["stop"], turns[1]["status"]) == ("tool_use", "complete")
     assert turns[2]["toolResults"] == [{"toolUseId": call["toolUseId"], "content": result, "status": "success"}]
     assert "toolUses" not in turns[3] and "toolResults" not in turns[0]
 
@@ -180,6 +180,11 @@ def test_a_thinking_tool_loop_gives_the_signed_reasoning_back(connect, alias: st
     assert second[-1]["type"] == "done", second[-1]
     assert answer_text(second).startswith("Turn 2. Tool clock returned: 12:00")
     assert _reasoning(second) != ""  # the think directive applies to the whole conversation
+    # The history returns the reasoning (its text; the signature stays with the relay).
+    send(ws, {"action": "history", "conversationId": first[0]["conversationId"]})
+    turns = recv(ws)["turns"]
+    assert turns[1]["reasoning"] == _reasoning(first)
+    assert "signature" not in json.dumps(turns)
 
 
 # -- resume in the middle of reasoning and of a tool call --
