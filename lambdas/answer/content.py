@@ -11,7 +11,7 @@ import json
 
 from lambdas import protocol
 from lambdas.delivery.engine import Delivery
-from lambdas.providers.content import ReasoningBlock, ToolCall
+from lambdas.providers.content import MAX_TOOL_JSON_BYTES, ReasoningBlock, ToolCall, json_size
 from lambdas.providers.events import (
     ErrorKind,
     ReasoningDelta,
@@ -57,11 +57,9 @@ class AnswerContent:
     def _tool_use(self, event: ToolUse) -> UpstreamError | None:
         self._close()
         request_id = self._delivery.request_id
-        widest = protocol.tool_use_frame("x" * 64, 10**10, event.tool_use_id, event.name, event.input)
-        if len(protocol.encode(widest)) > protocol.MAX_FRAME_BYTES:
-            message = (
-                f"the model's call of tool {event.name!r} is too large for one {protocol.MAX_FRAME_BYTES}-byte frame"
-            )
+        if json_size(event.input) + len(event.tool_use_id.encode()) > MAX_TOOL_JSON_BYTES:
+            # Its `tool_use` frame (and its history entry) would not fit API Gateway's 32 KB frame.
+            message = f"the model's call of tool {event.name!r} is too large for one frame"
             return UpstreamError(ErrorKind.MODEL_ERROR, message, TOOL_USE_TOO_LARGE)
         self.generated_chars += len(json.dumps(event.input, ensure_ascii=False))
         self.tool_calls.append(ToolCall(event.tool_use_id, event.name, event.input))

@@ -51,6 +51,8 @@ def report(event: dict[str, Any], model: str, outcome: Outcome, delivery: Delive
             "outputTokens": outcome.output_tokens,
             "estimatedUsage": list(outcome.estimated),
             "textChars": outcome.text_chars,
+            "toolCalls": len(outcome.tool_calls),
+            "reasoningBlocks": len(outcome.reasoning),
             "posts": stats.posts,
             "bytes": stats.bytes,
             "retries": stats.retries,

@@ -12,14 +12,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from lambdas.catalogue import ModelSpec
-from lambdas.protocol import MAX_FRAME_BYTES, StopReason
+from lambdas.protocol import StopReason
 from lambdas.providers.content import (
     DEFAULT_REASONING_BUDGET,
     MAX_REASONING_BUDGET,
+    MAX_TOOL_JSON_BYTES,
     MIN_REASONING_BUDGET,
     ToolResult,
     ToolSpec,
-    result_text,
+    json_size,
 )
 from lambdas.requests import BadRequestError, SendText, clip, echo
 from lambdas.store.conversations import Conversation
@@ -28,7 +29,7 @@ MAX_TOOLS = 64
 TOOL_NAME = re.compile(r"\A[A-Za-z0-9_-]{1,64}\Z")
 TOOL_USE_ID = re.compile(r"\A[A-Za-z0-9_.:-]{1,128}\Z")
 MAX_DESCRIPTION_CHARS = 10_000
-MAX_TOOL_RESULT_BYTES = MAX_FRAME_BYTES - 4 * 1024
+MAX_TOOL_RESULT_BYTES = MAX_TOOL_JSON_BYTES
 """A result's content (as JSON) must fit one `history` frame with its turn's other fields."""
 TOOL_CHOICES = ("auto", "any", "none")
 RESULT_STATUSES = ("success", "error")
@@ -185,7 +186,7 @@ def _tool_results(raw: list[Any] | None, request_id: str | None) -> tuple[ToolRe
         if status not in RESULT_STATUSES:
             raise _bad("toolResults", f'{where}.status: "success" or "error", not {echo(status)}', request_id)
         content = item["content"]
-        size = len(result_text(content).encode("utf-8", "replace"))
+        size = json_size(content)
         if size > MAX_TOOL_RESULT_BYTES:
             problem = f"{where}.content: at most {MAX_TOOL_RESULT_BYTES} bytes (got {size})"
             raise _bad("toolResults", problem, request_id)

@@ -15,6 +15,9 @@ DEFAULT_REASONING_BUDGET = 1024
 """`reasoning: true` asks for this many reasoning tokens (Anthropic's minimum thinking budget)."""
 MIN_REASONING_BUDGET = 1024
 MAX_REASONING_BUDGET = 64_000
+MAX_TOOL_JSON_BYTES = 28 * 1024
+"""The most UTF-8 bytes a tool call's input or a tool result's content may take as JSON: it must fit one frame
+(`tool_use`, or a `history` entry) with the other fields, under API Gateway's 32 KB."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,11 @@ class ToolResult:
         """The content as text: a string as sent, any other JSON value as compact JSON. Every wire format that
         carries results as text gets exactly this, so the model sees the same thing whichever serves it."""
         return result_text(self.content)
+
+
+def json_size(value: Any) -> int:
+    """UTF-8 bytes of `value` as compact JSON, escapes included: what it takes inside a frame."""
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace"))
 
 
 def result_text(content: Any) -> str:

@@ -80,6 +80,11 @@ def test_text_is_optional_only_with_tool_results():
             "toolResults",
             "at most",
         ),
+        (
+            {"tools": [TOOL], "toolResults": [{"toolUseId": "t", "content": "\n" * 15_000}], "conversationId": "c"},
+            "toolResults",
+            "at most",  # 15 000 characters, but 30 000 bytes once escaped in a frame
+        ),
         ({"reasoning": "yes"}, "reasoning", "expected"),
         ({"reasoning": {"budgetTokens": 5}}, "reasoning", "1024 to"),
         ({"reasoning": {"budget": 5000}}, "reasoning", "budgetTokens"),
