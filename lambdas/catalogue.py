@@ -106,7 +106,9 @@ TOOL_CAPABLE: Final[dict[tuple[str, str | None], bool]] = {
 """(provider, family) → tool support by default; absent: the wire format cannot carry tools."""
 REASONING_CAPABLE: Final[dict[tuple[str, str | None], bool]] = {
     (BEDROCK, ANTHROPIC_MESSAGES): True,
-    (BEDROCK_CONVERSE, None): True,
+    # The relay asks Converse models for Anthropic's `thinking` (additionalModelRequestFields): on by default for
+    # Anthropic models only (`_converse_reasons`); an entry may say `"reasoning": true` for another.
+    (BEDROCK_CONVERSE, None): False,
     # Not every OpenAI-compatible model reasons, and `reasoning_effort` is refused by those that do not:
     # a catalogue entry says `"reasoning": true` for a model that does.
     (OPENAI, None): False,
@@ -122,7 +124,15 @@ def _capability(spec: ModelSpec, configured: bool | None, table: Mapping[tuple[s
     key = _capable_key(spec)
     if key not in table:
         return False
-    return table[key] if configured is None else configured
+    if configured is not None:
+        return configured
+    if table is REASONING_CAPABLE and spec.provider == BEDROCK_CONVERSE:
+        return _converse_reasons(spec)
+    return table[key]
+
+
+def _converse_reasons(spec: ModelSpec) -> bool:
+    return strip_geo_prefix((spec.model_id or "").rsplit("/", 1)[-1]).startswith("anthropic.")
 
 
 class CatalogueError(ValueError):

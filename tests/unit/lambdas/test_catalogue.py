@@ -339,7 +339,7 @@ def test_models_frame(relay_models) -> None:
     assert frame["models"][:3] == [
         {"id": "haiku", "provider": "bedrock", "default": True, "tools": True, "reasoning": True},
         {"id": "llama", "provider": "bedrock", "default": False, "tools": False, "reasoning": False},
-        {"id": "nova", "provider": "bedrock-converse", "default": False, "tools": True, "reasoning": True},
+        {"id": "nova", "provider": "bedrock-converse", "default": False, "tools": True, "reasoning": False},
     ]
     assert [m["id"] for m in frame["models"] if m["default"]] == ["haiku"]
 

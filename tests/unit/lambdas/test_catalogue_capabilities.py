@@ -8,7 +8,9 @@ from lambdas.catalogue import CatalogueError, parse_catalogue, to_env_value
 
 ENTRIES = {
     "claude": {"provider": "bedrock", "modelId": "us.anthropic.claude-haiku-4-5-20251001-v1:0"},
-    "converse": {"provider": "bedrock-converse", "modelId": "us.amazon.nova-pro-v1:0"},
+    "converse": {"provider": "bedrock-converse", "modelId": "us.anthropic.claude-sonnet-4-5-20250929-v1:0"},
+    "nova-converse": {"provider": "bedrock-converse", "modelId": "us.amazon.nova-pro-v1:0"},
+    "r1-converse": {"provider": "bedrock-converse", "modelId": "us.deepseek.r1-v1:0", "reasoning": True},
     "llama": {"provider": "bedrock", "modelId": "meta.llama3-8b-instruct-v1:0"},
     "sm": {"provider": "sagemaker", "endpointName": "e", "format": "tgi"},
     "gpt": {"provider": "openai", "baseUrl": "http://h/v1", "model": "m"},
@@ -23,6 +25,8 @@ def test_each_family_says_what_it_can_carry_and_entries_may_switch_it():
     assert capabilities == {
         "claude": (True, True),
         "converse": (True, True),
+        "nova-converse": (True, False),  # the relay asks Converse for Anthropic's thinking: Anthropic models only
+        "r1-converse": (True, True),
         "llama": (False, False),
         "sm": (False, False),
         "gpt": (True, False),  # not every OpenAI-compatible model reasons: an entry says so
