@@ -87,19 +87,19 @@ def check_tool_results(fields: ToolFields, conversation: Conversation, request_i
             "toolResults: the conversation's last answer did not stop for tool_use", "toolResults", request_id
         )
     calls = {call.tool_use_id: call for call in last.tool_uses}
-    for result in fields.tool_results:
-        if result.tool_use_id not in calls:
-            raise BadRequestError(
-                f"toolResults: unknown toolUseId {echo(result.tool_use_id)}: the last answer's calls are "
-                f"{', '.join(map(repr, calls))}",
-                "toolResults",
-                request_id,
-            )
     answered = {result.tool_use_id for result in fields.tool_results}
     for tool_use_id, call in calls.items():
         if tool_use_id not in answered:
             raise BadRequestError(
                 f"toolResults: no result for toolUseId {tool_use_id!r} (tool {call.name!r}): every call needs one",
+                "toolResults",
+                request_id,
+            )
+    for result in fields.tool_results:
+        if result.tool_use_id not in calls:
+            raise BadRequestError(
+                f"toolResults: unknown toolUseId {echo(result.tool_use_id)}: the last answer's calls are "
+                f"{', '.join(map(repr, calls))}",
                 "toolResults",
                 request_id,
             )

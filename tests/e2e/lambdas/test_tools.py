@@ -278,8 +278,9 @@ def _tool_turn(ws: Any, alias: str = "claude") -> tuple[str, list[dict[str, Any]
 
 def test_tool_results_for_an_unknown_call_are_refused(connect) -> None:
     ws = connect()
-    conversation_id, _ = _tool_turn(ws)
-    refusal = _send_results(ws, "claude", conversation_id, [{"toolUseId": "toolu_nope", "content": "x"}])[-1]
+    conversation_id, (call,) = _tool_turn(ws)
+    results = [{"toolUseId": call["toolUseId"], "content": "x"}, {"toolUseId": "toolu_nope", "content": "y"}]
+    refusal = _send_results(ws, "claude", conversation_id, results)[-1]
     assert (refusal["code"], refusal["field"]) == ("bad_request", "toolResults")
     assert "toolu_nope" in refusal["message"]
     _still_usable(ws)
@@ -288,10 +289,11 @@ def test_tool_results_for_an_unknown_call_are_refused(connect) -> None:
 def test_tool_results_missing_a_call_are_refused(connect) -> None:
     ws = connect()
     conversation_id, (call,) = _tool_turn(ws)
-    # A second result with an unknown id and none for the real call: the real call has no answer.
+    # A result, but not for the real call: that call has no answer.
     results = [{"toolUseId": "other", "content": "x"}]
     refusal = _send_results(ws, "claude", conversation_id, results)[-1]
     assert (refusal["code"], refusal["field"]) == ("bad_request", "toolResults")
+    assert f"no result for toolUseId {call['toolUseId']!r}" in refusal["message"]
     # And the real call, answered, still goes through afterwards.
     answered = _send_results(ws, "claude", conversation_id, [{"toolUseId": call["toolUseId"], "content": "ok"}])
     assert answered[-1]["type"] == "done", answered[-1]
