@@ -44,3 +44,7 @@ AUTH_TOKEN_USE: Final = "RELAY_AUTH_TOKEN_USE"
 AUTH_JWKS_URL: Final = "RELAY_AUTH_JWKS_URL"
 AUTH_OIDC_DISCOVERY: Final = "RELAY_AUTH_OIDC_DISCOVERY"
 AUTH_LEEWAY_SECONDS: Final = "RELAY_AUTH_LEEWAY_SECONDS"
+
+# The OpenAI-compatible HTTP channel (lambdas.openai_http).
+HTTP_TIMEOUT_SECONDS: Final = "RELAY_HTTP_TIMEOUT_SECONDS"
+"""The HTTP function's timeout, for its time guard when the Lambda Web Adapter gives no deadline."""

@@ -6,6 +6,7 @@ It only wires the parts together; each behaviour lives in its own module (see do
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import time
@@ -27,7 +28,7 @@ from localgw.functions import authorizer_function, route_functions
 from localgw.ids import new_api_id
 from localgw.invoker import Invoker
 from localgw.local_catalogue import banner_line, served_catalogue
-from localgw.mounts import mount_dev_issuer, mount_simulator, mount_web
+from localgw.mounts import mount_dev_issuer, mount_openai_http, mount_simulator, mount_web
 from localgw.options import GatewayOptions
 from localgw.stats import GatewayStats
 from localgw.websocket_endpoint import HTTP_LIMITS, WebSocketEndpoint
@@ -71,6 +72,8 @@ class LocalGateway:
         self.simulator_mounted = False
         self.web_mounted = False
         """The browser client (web/) is served at `url` + "/" (localgw.web)."""
+        self.openai_path: str | None = None
+        """Where the OpenAI-compatible HTTP channel is served (`/{stage}/v1`), once started."""
         self.dev_issuer: Any | None = None
         """localgw.dev_issuer.DevIssuer when mounted: `dev_issuer.mint("alice")` is a token the authorizer accepts."""
         self.port: int | None = None
@@ -103,6 +106,11 @@ class LocalGateway:
     def connections_url(self) -> str:
         """`http://HOST:PORT/{stage}`: the `endpoint_url` for boto3's apigatewaymanagementapi client."""
         return f"{self.url}/{self.stage}"
+
+    @property
+    def openai_base_url(self) -> str | None:
+        """`http://HOST:PORT/{stage}/v1`: the base URL for OpenAI SDKs (None when the channel is not served)."""
+        return None if self.openai_path is None else f"{self.url}{self.openai_path}"
 
     def connection(self, connection_id: str) -> Connection | None:
         """An open connection by id (for tests; call on the gateway's loop)."""
@@ -204,6 +212,13 @@ class LocalGateway:
             posts_reset_idle_timer=self.options.posts_reset_idle_timer,
         ).add_routes(app)
         app.router.add_get(f"/{self.stage}", self._endpoint.handle)
+        streaming_timeout = self.options.streaming_timeout_seconds
+        self.openai_path = mount_openai_http(
+            app,
+            self.stage,
+            authenticate=self.options.authorizer is not None,
+            timeout_s=self.config.send_text_timeout_seconds if streaming_timeout is None else streaming_timeout,
+        )
         self.web_mounted = mount_web(app, self._web_settings)
         # Last, so it never shadows the simulator: any other GET (a wrong stage) is answered like API Gateway does.
         app.router.add_get("/{path:.*}", _forbidden)
@@ -269,8 +284,32 @@ class LocalGateway:
             f"  models        {banner_line(self.models)}",
             f"  limits        {limits}",
             *self._token_lines(),
+            *self._openai_lines(),
             *problems,
             f"Talk to it:  npx wscat -c {self._wscat_target()}",
+            *self._curl_lines(),
+        ]
+
+    def _openai_lines(self) -> list[str]:
+        if self.openai_base_url is None:
+            return []
+        auth = "same tokens, Authorization: Bearer" if self.options.authorizer else "no auth"
+        return [f"  OpenAI HTTP   {self.openai_base_url}  (base URL for OpenAI SDKs; {auth})"]
+
+    def _curl_lines(self) -> list[str]:
+        # A ready `curl -N` (no buffering: the SSE events show as they arrive) with a token valid 1 h.
+        if self.openai_base_url is None:
+            return []
+        auth = ""
+        if self.options.authorizer is not None:
+            if self.dev_issuer is None:
+                return []
+            auth = f"-H 'Authorization: Bearer {self.dev_issuer.mint()}' "
+        default = self.models.default if self.models is not None else "claude"
+        body = json.dumps({"model": default, "stream": True, "messages": [{"role": "user", "content": "Hello!"}]})
+        return [
+            f"Or over HTTP:  curl -N {self.openai_base_url}/chat/completions {auth}"
+            f"-H 'Content-Type: application/json' -d '{body}'"
         ]
 
     def _token_lines(self) -> list[str]:

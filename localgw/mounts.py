@@ -5,6 +5,8 @@
   `DevIssuer(base_url)`, `add_routes(app, issuer)`, `issuer.env()`.
 - `localgw.web` — the browser chat client in `web/` and its `config.json`; contract: `add_routes(app, gateway)`
   (`gateway()` returns `client_config`'s arguments).
+- `lambdas.openai_http` — the OpenAI-compatible HTTP channel, the deployed function's own app; contract:
+  `create_app(AppOptions)`, mounted at `/{stage}/v1` like API Gateway's stage path.
 
 When a module is not there (yet), or its dependencies are missing, the gateway runs without it and says so. A module
 that fails to import for another reason is a bug and raises.
@@ -61,3 +63,14 @@ def _optional(name: str, missing_ok: tuple[str, ...]) -> ModuleType | None:
         if missing == name or name.startswith(f"{missing}.") or missing.split(".")[0] in missing_ok:
             return None
         raise
+
+
+def mount_openai_http(app: web.Application, stage: str, *, authenticate: bool, timeout_s: float) -> str | None:
+    """Serve the OpenAI-compatible channel (`lambdas.openai_http`) at `/{stage}/v1`, the path API Gateway gives it;
+    returns that path, or None when the package is not there. `authenticate` follows the gateway's authorizer."""
+    module = _optional("lambdas.openai_http", missing_ok=())
+    if module is None:
+        return None
+    path = f"/{stage}/v1"
+    app.add_subapp(path, module.create_app(module.AppOptions(authenticate=authenticate, timeout_s=timeout_s)))
+    return path

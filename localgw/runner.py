@@ -35,6 +35,8 @@ class GatewayHandle:
         """`http://HOST:PORT/{stage}`: `endpoint_url` for boto3's apigatewaymanagementapi client."""
         self.stage: str = gateway.stage
         self.region: str = gateway.region
+        self.openai_base_url: str | None = gateway.openai_base_url
+        """`http://HOST:PORT/{stage}/v1`: the OpenAI-compatible channel's base URL (for OpenAI SDKs)."""
 
     @property
     def faults(self) -> PostFaults:

@@ -60,10 +60,7 @@ class Finish:
         quotas = self._store.quotas
         writes: list[Write] = [
             *self._store.conversations.turn_writes(accepted.conversation_id, turn),
-            *filter(
-                None,
-                (quotas.release_write(accepted.user, accepted.request_id), quotas.charge_write(accepted.user, tokens)),
-            ),
+            *quotas.settle_writes(accepted.user, accepted.request_id, tokens),
         ]
         if len(text.encode("utf-8", "replace")) <= _MAX_SETTLE_TEXT_BYTES:
             try:

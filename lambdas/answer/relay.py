@@ -17,11 +17,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from lambdas import protocol
 from lambdas.answer.content import V2_EVENTS, AnswerContent
 from lambdas.answer.control import Resumes, Watch
-from lambdas.delivery.engine import Delivery
 from lambdas.observability import in_this_invocation, logger
 from lambdas.protocol import ErrorCode, StopReason
 from lambdas.providers.content import ReasoningBlock, ToolCall
@@ -38,6 +38,30 @@ generated, never much less; cancelling or picking a model that reports no usage 
 
 def estimate_tokens(chars: int) -> int:
     return math.ceil(chars / CHARS_PER_TOKEN_ESTIMATE)
+
+
+class AnswerSink(Protocol):
+    """Where the relay loop sends an answer: the WebSocket's `lambdas.delivery.engine.Delivery`, or an HTTP response
+    (`lambdas.openai_http.answer`)."""
+
+    @property
+    def request_id(self) -> str: ...
+
+    @property
+    def gone(self) -> bool:
+        """The client left."""
+        ...
+
+    @property
+    def failed(self) -> bool:
+        """Sending failed for good."""
+        ...
+
+    def text(self, text: str) -> None: ...
+
+    def finish(self, build_terminal: Callable[[int], dict[str, Any]]) -> None:
+        """Queue the terminal frame, built from its `seq`."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +142,7 @@ class _Reader:
 
 def relay(
     events: Iterator[Event],
-    delivery: Delivery,
+    delivery: AnswerSink,
     guards: Guards,
     *,
     started_at: float,
@@ -148,7 +172,7 @@ def relay(
 class _Answer:
     """The state of one answer while its events are relayed."""
 
-    def __init__(self, delivery: Delivery, guards: Guards, started_at: float, clock: Callable[[], float]) -> None:
+    def __init__(self, delivery: AnswerSink, guards: Guards, started_at: float, clock: Callable[[], float]) -> None:
         self.delivery = delivery
         self.guards = guards
         self.started_at = started_at

@@ -140,6 +140,13 @@ def context(conversation: Conversation, budget_chars: int) -> tuple[Message, ...
         if turn.role == "user" and answer is not None:
             pairs.append((turn.message(), answer.message()))
             sizes.append(turn.size + answer.size)
+    return newest_pairs(pairs, sizes, budget_chars)
+
+
+def newest_pairs(pairs: list[tuple[Message, Message]], sizes: list[int], budget_chars: int) -> tuple[Message, ...]:
+    """The newest whole user/assistant pairs whose `sizes` fit `budget_chars`, oldest dropped first: the history
+    budget both channels apply (a stored conversation here, the history an HTTP client sends in
+    `lambdas.openai_http`)."""
     kept: list[tuple[Message, Message]] = []
     used = 0
     for pair, size in zip(reversed(pairs), reversed(sizes), strict=True):

@@ -203,6 +203,14 @@ class Quotas:
             },
         )
 
+    def settle_writes(self, user_id: str, request_id: str, output_tokens: int) -> list[Write]:
+        """The end of an answer, whichever channel served it: its slot given back and its tokens charged."""
+        return [
+            write
+            for write in (self.release_write(user_id, request_id), self.charge_write(user_id, output_tokens))
+            if write is not None
+        ]
+
     # The same, one operation at a time.
 
     def acquire(self, user_id: str, request_id: str, lease_seconds: float) -> None:
