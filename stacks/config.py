@@ -35,6 +35,7 @@ _LIST_ITEM = re.compile(r"^[^\s,]+$")
 # A lower-case DNS name without a wildcard: the distribution answers on it, and WebClientUrl names it.
 _DOMAIN_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 # CloudFront takes viewer certificates from ACM in us-east-1 only, whatever the stack's region.
+_LAYER_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]{1,140}:\d{1,8}$")
 _CLOUDFRONT_CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[A-Za-z0-9-]+$")
 
 # lambdas.auth.config's limit, repeated because that package imports PyJWT; tests/stack/test_stack_config.py pins it.
@@ -119,6 +120,12 @@ class RelayConfig:
     name with CloudFront's default certificate."""
     web_client_certificate_arn: str = ""
     """ACM certificate in us-east-1 covering `web_client_domain_name`."""
+    http_api: bool = True
+    """Deploy the OpenAI-compatible HTTP API (a REST API streaming `/v1/chat/completions`) beside the WebSocket."""
+    http_adapter_layer_version: int = 26
+    """Version of AWS's arm64 Lambda Web Adapter layer (`LambdaAdapterLayerArm64`) the HTTP function runs behind."""
+    http_adapter_layer_arn: str = ""
+    """A full layer ARN instead (another region's copy, a pinned build); empty = AWS's layer at that version."""
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> RelayConfig:
@@ -189,6 +196,12 @@ class RelayConfig:
         _range("quotaDailyOutputTokens", self.quota_daily_output_tokens, 0, 1_000_000_000)
         self._validate_auth()
         self._validate_web_client()
+        _range("httpAdapterLayerVersion", self.http_adapter_layer_version, 1, 10_000)
+        if self.http_adapter_layer_arn and not _LAYER_ARN.match(self.http_adapter_layer_arn):
+            raise ConfigError(
+                f"httpAdapterLayerArn {self.http_adapter_layer_arn!r}: a layer version ARN such as "
+                "arn:aws:lambda:us-east-1:753240598075:layer:LambdaAdapterLayerArm64:26"
+            )
 
     def _validate_catalogue(self) -> None:
         try:

@@ -16,6 +16,7 @@ from lambdas.routes import AUTHORIZER, ROUTES, Authorizer, Route
 from stacks.config import RelayConfig
 from stacks.constructs import RelayAuth, RelayFunctions, RelayTable, RelayWebSocketApi
 from stacks.constructs.bundling import lambda_code
+from stacks.constructs.openai_http import OpenAiHttpApi
 from stacks.constructs.web_client import WebClient, client_settings
 from stacks.model_grants import Grant, catalogue_grants
 from stacks.nag import acknowledge
@@ -99,6 +100,20 @@ class RelayStack(Stack):
             if route.streaming:
                 for grant in grants:
                     function.add_to_role_policy(_statement(grant))
+
+        # The OpenAI-compatible HTTP API (context `httpApi`): its own construct, output `OpenAiBaseUrl`.
+        self.openai_http: OpenAiHttpApi | None = None
+        if config.http_api:
+            self.openai_http = OpenAiHttpApi(
+                self,
+                "OpenAiHttp",
+                config=config,
+                functions=functions,
+                table=self.table,
+                auth=self.auth,
+                model_statements=[_statement(grant) for grant in grants],
+                removal_policy=removal,
+            )
 
         CfnOutput(self, "WebSocketUrl", value=self.api.url, description="wss:// URL clients connect to")
         CfnOutput(self, "ConnectionsUrl", value=self.api.connections_url, description="@connections management URL")
