@@ -151,6 +151,8 @@ class OpenAiHttpApi(Construct):
             self.function,
             response_transfer_mode=apigateway.ResponseTransferMode.STREAM,
             timeout=Duration.seconds(config.send_text_timeout_seconds),
+            # No permission for the console's test-invoke stage: only the deployed stage may call the function.
+            allow_test_invoke=False,
         )
         # Parameters: the Authorization header is required before the authorizer runs. Bodies: no model is attached
         # (the app validates the body and names the param); cdk-nag asks for the switch to be on all the same.

@@ -10,6 +10,7 @@ from aws_cdk.assertions import Template
 
 from lambdas.routes import AUTHORIZER, ROUTE_SELECTION_EXPRESSION, ROUTES
 from stacks.config import RelayConfig
+from stacks.constructs import openai_http
 from stacks.relay_stack import MissingAuthorizerError
 from tests.stack.conftest import EXTRA_ROUTE, OIDC_ISSUER, Synth, synth
 from tests.stack.template_queries import function_by_handler, render, resources
@@ -65,7 +66,8 @@ def _invoke_permissions(template: dict[str, Any]) -> dict[str, str]:
 
 def test_api_gateway_may_invoke_each_route_function_and_the_authorizer(template_json: dict[str, Any]) -> None:
     permissions = _invoke_permissions(template_json)
-    assert set(permissions) == {route.handler for route in ROUTES} | {AUTHORIZER.handler}
+    http_api = {openai_http.HANDLER, openai_http.AUTHORIZER_HANDLER}  # tests/stack/test_stack_openai_http.py
+    assert set(permissions) == {route.handler for route in ROUTES} | {AUTHORIZER.handler} | http_api
 
 
 def test_connect_is_guarded_by_the_jwt_authorizer_with_no_identity_source(template_json: dict[str, Any]) -> None:
