@@ -13,11 +13,13 @@ from lambdas.catalogue import parse_catalogue, single_model_catalogue, to_env_va
 from lambdas.routes import AUTHORIZER, ROUTES, Route
 from lambdas.store import quotas
 from stacks.config import LOG_RETENTION_DAYS, RelayConfig
-from stacks.constructs import log_groups
+from stacks.constructs import log_groups, openai_http
 from tests.stack.conftest import CATALOGUE, OIDC_ISSUER, Synth
 from tests.stack.template_queries import function_by_handler, render, resources
 
-HANDLERS = sorted([*(r.handler for r in ROUTES), AUTHORIZER.handler])
+# The OpenAI-compatible HTTP API adds its function and authorizer (tests/stack/test_stack_openai_http.py).
+HTTP_API_HANDLERS = [openai_http.HANDLER, openai_http.AUTHORIZER_HANDLER]
+HANDLERS = sorted([*(r.handler for r in ROUTES), AUTHORIZER.handler, *HTTP_API_HANDLERS])
 QUOTA_VARIABLES = {env_vars.QUOTA_INFLIGHT, env_vars.QUOTA_DAILY_OUTPUT_TOKENS}
 
 
@@ -117,7 +119,7 @@ def test_the_authorizer_is_built_like_the_routes(default_synth: Synth) -> None:
     for key in ("Code", "Runtime", "Architectures", "MemorySize", "Timeout"):
         assert authorizer[key] == connect[key], key
     assert authorizer["LoggingConfig"]["LogGroup"]["Ref"] in resources(default_synth.json, "AWS::Logs::LogGroup")
-    assert len(functions) == len(ROUTES) + 1
+    assert len(functions) == len(ROUTES) + 1 + len(HTTP_API_HANDLERS)
 
 
 def test_the_cognito_authorizer_gets_the_pool_issuer_and_app_client(default_synth: Synth) -> None:
