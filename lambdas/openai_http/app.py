@@ -250,10 +250,12 @@ async def _stream(
                 await stream.write(DONE_EVENT)
             await stream.write_eof()
             return stream
-    except (ConnectionResetError, asyncio.CancelledError):
+    except ConnectionResetError:  # the client left while text was being written
+        pass
+    except asyncio.CancelledError:
         answer.sink.leave()
         raise
-    answer.sink.leave()  # the client left while the answer was silent
+    answer.sink.leave()  # the relay loop closes the model's stream at its next tick
     return response or web.Response(status=499)
 
 
