@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
+import shlex
 import subprocess
 
 import openai
 import pytest
 import urllib3
 
+from lambdas.routes import AUTHORIZER
 from tests.e2e.client import answer_text, ask, expected_reply
 from tests.e2e.lambdas.test_lifecycle import wait_for_record
 
@@ -31,6 +34,12 @@ def client(relay_gateway):
         return openai.OpenAI(base_url=relay_gateway.openai_base_url, api_key=token, max_retries=0, **kwargs)
 
     return make
+
+
+def streamed_text(sse: str) -> str:
+    """The answer text in a stream's `data:` lines, as a client assembles it."""
+    events = [line.removeprefix("data: ") for line in sse.splitlines() if line.startswith("data: {")]
+    return "".join(json.loads(event)["choices"][0]["delta"].get("content") or "" for event in events)
 
 
 def user_says(text: str) -> list[dict]:
@@ -240,8 +249,7 @@ def test_curl_shows_data_lines_as_they_arrive_and_done(relay_gateway):
     events = [line for line in (first + rest).splitlines() if line]
     assert all(line.startswith("data: ") for line in events)
     assert events[-1] == "data: [DONE]"
-    text = "".join(json.loads(line[6:])["choices"][0]["delta"].get("content") or "" for line in events[:-1])
-    assert text == expected_reply("curl me [[sim tokens=150 rate=60 ttft=0]]").text
+    assert streamed_text(first + rest) == expected_reply("curl me [[sim tokens=150 rate=60 ttft=0]]").text
 
 
 def test_an_unknown_path_is_an_openai_shaped_404(relay_gateway):
@@ -269,3 +277,15 @@ def test_near_the_function_timeout_the_stream_ends_with_an_event_saying_why(star
     assert received and expected_reply(question).text.startswith("".join(received))
     record = wait_for_record(handle.url, "http-long", lambda r: r["outcome"] != "running")
     assert record["outcome"] == "client_closed"
+
+
+def test_the_banner_prints_the_base_url_and_a_curl_command_that_works(start_gateway, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="localgw")
+    handle = start_gateway(dynamodb=True, mount_simulator=True, dev_issuer=True, authorizer=AUTHORIZER)
+    banner = [record.getMessage() for record in caplog.records if getattr(record, "banner", False)]
+    assert any(line.split()[:3] == ["OpenAI", "HTTP", handle.openai_base_url] for line in banner)
+    (command,) = [line.removeprefix("Or over HTTP:").strip() for line in banner if line.startswith("Or over HTTP:")]
+    assert command.startswith("curl -N ")
+    shown = subprocess.run([*shlex.split(command), "-s"], capture_output=True, text=True, timeout=60, check=True)
+    assert shown.stdout.rstrip().endswith("data: [DONE]")
+    assert streamed_text(shown.stdout) == expected_reply("Hello!").text
