@@ -121,7 +121,8 @@ class _Api:
             logger.exception("the model catalogue is invalid")
             raise ApiError(500, "The relay's model configuration is invalid.", SERVER, "internal") from None
         request_id = f"http-{protocol.new_request_id()}"
-        lease = QuotaLease(shared(), user, request_id)
+        # The store's first use builds its DynamoDB client: off the event loop, like every call to it.
+        lease = await asyncio.to_thread(lambda: QuotaLease(shared(), user, request_id))
         max_tokens = await _take(lease, mapped.request.max_tokens, remaining_ms() / 1000)
         count("HttpAnswers")
         sink = HttpSink(request_id, asyncio.get_running_loop())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -55,3 +56,6 @@ def test_synth_bundles_the_asset_locally(tmp_path: Path) -> None:
     assert not (root / "pydantic").exists(), "pydantic is a test-only dependency now; the asset must not carry it"
     assert not list(root.rglob("__pycache__"))
     assert not (root / "lambdas" / "tests").exists()
+    # The HTTP function's handler is a start-up script the Lambda Web Adapter executes, with its web server's wheels.
+    assert os.access(root / "lambdas" / "openai_http" / "run.sh", os.X_OK)
+    assert (root / "aiohttp").is_dir()
