@@ -86,3 +86,8 @@ class Console:
     def disconnected(self, connection_id: str, close: Close, invocation: Invocation | None) -> None:
         detail = f" · {_timing(invocation)}" if invocation is not None else ""
         self._log.info(_line("DISCONNECT", connection_id, f"{close.code} {close.reason}{detail}"))
+
+    def http(self, method: str, path: str, status: int, duration_ms: float, request_id: str | None) -> None:
+        """One request to the OpenAI-compatible HTTP API (lambdas.openai_http), once its response ended."""
+        text = f"{method} {path} → {status} · {duration_ms:.0f} ms"
+        self._log.log(logging.WARNING if status >= 500 else logging.INFO, _line("HTTP", request_id or "-", text))

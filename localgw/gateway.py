@@ -218,6 +218,7 @@ class LocalGateway:
             self.stage,
             authenticate=self.options.authorizer is not None,
             timeout_s=self.config.send_text_timeout_seconds if streaming_timeout is None else streaming_timeout,
+            console=self.console,
         )
         self.web_mounted = mount_web(app, self._web_settings)
         # Last, so it never shadows the simulator: any other GET (a wrong stage) is answered like API Gateway does.

@@ -15,6 +15,7 @@ that fails to import for another reason is a bug and raises.
 from __future__ import annotations
 
 import importlib
+import time
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -65,12 +66,30 @@ def _optional(name: str, missing_ok: tuple[str, ...]) -> ModuleType | None:
         raise
 
 
-def mount_openai_http(app: web.Application, stage: str, *, authenticate: bool, timeout_s: float) -> str | None:
+def mount_openai_http(
+    app: web.Application, stage: str, *, authenticate: bool, timeout_s: float, console: Any | None = None
+) -> str | None:
     """Serve the OpenAI-compatible channel (`lambdas.openai_http`) at `/{stage}/v1`, the path API Gateway gives it;
-    returns that path, or None when the package is not there. `authenticate` follows the gateway's authorizer."""
+    returns that path, or None when the package is not there. `authenticate` follows the gateway's authorizer;
+    `console.http(...)` is told of each request when it ends."""
     module = _optional("lambdas.openai_http", missing_ok=())
     if module is None:
         return None
     path = f"/{stage}/v1"
-    app.add_subapp(path, module.create_app(module.AppOptions(authenticate=authenticate, timeout_s=timeout_s)))
+    channel = module.create_app(module.AppOptions(authenticate=authenticate, timeout_s=timeout_s))
+    if console is not None:
+        channel.middlewares.insert(0, _reported(console))  # outermost: it sees the error responses too
+    app.add_subapp(path, channel)
     return path
+
+
+def _reported(console: Any) -> Callable[..., Any]:
+    @web.middleware
+    async def report(request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
+        started = time.monotonic()
+        response = await handler(request)
+        elapsed_ms = (time.monotonic() - started) * 1000
+        console.http(request.method, request.path, response.status, elapsed_ms, response.headers.get("x-request-id"))
+        return response
+
+    return report

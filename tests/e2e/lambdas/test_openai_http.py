@@ -8,6 +8,7 @@ import json
 import logging
 import shlex
 import subprocess
+import time
 
 import openai
 import pytest
@@ -164,7 +165,7 @@ def test_a_text_over_the_limit_is_a_bad_request(client):
     assert refused.value.param == "messages[0].content"
 
 
-def test_a_spent_quota_is_a_rate_limit_error_with_retry_after(client):
+def test_a_spent_quota_is_a_rate_limit_error_with_retry_after(client, connect):
     user = new_user()
     slow = user_says("Hold a slot [[sim tokens=400 rate=100 ttft=0]]")
     # The in-flight quota (2 by default) is the WebSocket channel's: two open streams take both slots.
@@ -176,6 +177,9 @@ def test_a_spent_quota_is_a_rate_limit_error_with_retry_after(client):
     assert refused.value.status_code == 429
     assert refused.value.code == "rate_limited"
     assert int(refused.value.response.headers["Retry-After"]) >= 1
+    # The WebSocket channel counts the same slots: the user's sendtext is refused too.
+    refusal = ask(connect(user), "and over the WebSocket?")[-1]
+    assert (refusal["type"], refusal["code"]) == ("error", "rate_limited")
     for stream in streams:
         stream.close()
 
@@ -289,3 +293,14 @@ def test_the_banner_prints_the_base_url_and_a_curl_command_that_works(start_gate
     shown = subprocess.run([*shlex.split(command), "-s"], capture_output=True, text=True, timeout=60, check=True)
     assert shown.stdout.rstrip().endswith("data: [DONE]")
     assert streamed_text(shown.stdout) == expected_reply("Hello!").text
+
+
+def test_the_terminal_shows_one_line_per_http_request(client, relay_gateway, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="localgw")
+    answer = client().chat.completions.create(model="claude", messages=user_says("logged [[sim tokens=3]]"))
+    request_id = answer.id.removeprefix("chatcmpl-")
+    deadline = time.monotonic() + 10
+    while not [r for r in caplog.records if request_id in r.getMessage()] and time.monotonic() < deadline:
+        time.sleep(0.02)  # the line is written when the response has ended, which may be just after the client read it
+    (line,) = [r.getMessage() for r in caplog.records if request_id in r.getMessage()]
+    assert line.startswith("HTTP") and f"POST /{relay_gateway.stage}/v1/chat/completions → 200" in line
