@@ -304,3 +304,9 @@ def test_the_terminal_shows_one_line_per_http_request(client, relay_gateway, cap
         time.sleep(0.02)  # the line is written when the response has ended, which may be just after the client read it
     (line,) = [r.getMessage() for r in caplog.records if request_id in r.getMessage()]
     assert line.startswith("HTTP") and f"POST /{relay_gateway.stage}/v1/chat/completions → 200" in line
+
+
+def test_a_whole_completion_that_fails_midway_is_a_server_error(client):
+    with pytest.raises(openai.InternalServerError) as failed:
+        client().chat.completions.create(model="claude", messages=user_says("fails [[sim fail_after=3 ttft=0]]"))
+    assert (failed.value.status_code, failed.value.code) == (500, "model_error")
