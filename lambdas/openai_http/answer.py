@@ -97,8 +97,7 @@ class QuotaLease:
     def take(self, max_tokens: int, remaining_s: float) -> int:
         """Take the slot; the answer's max tokens capped by the tokens left today. Raises QuotaExceededError or
         QuotaUnavailableError (blocking: call it off the event loop)."""
-        tokens_left = self._quotas.check(self.user)
-        self._quotas.acquire(self.user, self.request_id, remaining_s + LEASE_MARGIN_S)
+        tokens_left = self._quotas.admit(self.user, self.request_id, remaining_s + LEASE_MARGIN_S)
         return max_tokens if tokens_left is None else max(1, min(max_tokens, tokens_left))
 
     def settle(self, outcome: Outcome, text: str) -> None:

@@ -12,7 +12,8 @@ TTL two days after their day.
 
 An answer's admission reads both items with its own record in one snapshot (`keys`, `snapshot`) and writes the
 lease in its one transaction (`lease`); its finish releases the lease and charges the tokens in another
-(`release_write`, `charge_write`). `acquire`, `release`, `check` and `add` do the same on their own.
+(`release_write`, `charge_write`). `acquire`, `release`, `check` and `add` do the same on their own; `admit` checks
+and leases from one read (the HTTP channel's admission).
 
 Limits: `RELAY_QUOTA_INFLIGHT` (default 2) and `RELAY_QUOTA_DAILY_OUTPUT_TOKENS` (default 200 000); 0 = unlimited,
 which also leaves the items alone.
@@ -215,14 +216,25 @@ class Quotas:
 
     def acquire(self, user_id: str, request_id: str, lease_seconds: float) -> None:
         """Take an in-flight slot (see `lease`), reading and writing until no concurrent change interferes."""
-        if self.limits.inflight == 0:
-            return
+        self._take(user_id, request_id, lease_seconds, check_tokens=False)
+
+    def admit(self, user_id: str, request_id: str, lease_seconds: float) -> int | None:
+        """Before an answer, from one read per round: the output tokens left today (see `tokens_left`: refused when
+        none are) and an in-flight slot taken (see `acquire`). None = no daily limit."""
+        return self._take(user_id, request_id, lease_seconds, check_tokens=True)
+
+    def _take(self, user_id: str, request_id: str, lease_seconds: float, *, check_tokens: bool) -> int | None:
+        if self.limits.inflight == 0 and not check_tokens:
+            return None
         for attempt in range(MAX_ACQUIRE_ATTEMPTS):
-            write = self.lease(self.read(user_id), request_id, lease_seconds)
-            assert write is not None
+            snapshot = self.read(user_id)
+            tokens_left = self.tokens_left(snapshot) if check_tokens else None
+            write = self.lease(snapshot, request_id, lease_seconds)
+            if write is None:
+                return tokens_left
             try:
                 self._table.write(write)
-                return
+                return tokens_left
             except ConflictError:
                 # Another admission or release of this user won the round: back off a little and read again.
                 time.sleep(random.uniform(0, 0.005 * (attempt + 1)))

@@ -377,3 +377,31 @@ def test_an_admissions_lease_and_a_finishs_release_and_charge_are_transaction_wr
 
     assert limits.check("alice") == 750
     limits.acquire("alice", "r2", 300)
+
+
+# Both at once (the HTTP channel's admission).
+
+
+def test_admit_tells_the_tokens_left_and_takes_a_slot_from_one_read(dynamodb: AtomicCalls, clock: Clock) -> None:
+    limits = make(dynamodb, clock, daily=1000)
+    limits.add("alice", 400)
+    calls = dynamodb.calls
+
+    assert limits.admit("alice", "r1", 300) == 600
+
+    assert dynamodb.calls - calls == 2  # one snapshot of both items, one conditional write
+    limits.admit("alice", "r2", 300)
+    with pytest.raises(QuotaExceededError) as refused:
+        limits.admit("alice", "r3", 300)
+    assert refused.value.quota == quotas.INFLIGHT
+
+
+def test_admit_refuses_a_spent_day_without_taking_a_slot(dynamodb: AtomicCalls, clock: Clock) -> None:
+    limits = make(dynamodb, clock, daily=100)
+    limits.add("alice", 100)
+
+    with pytest.raises(QuotaExceededError) as refused:
+        limits.admit("alice", "r1", 300)
+
+    assert refused.value.quota == quotas.DAILY_OUTPUT_TOKENS
+    assert limits.read("alice").leases == {}
