@@ -3,8 +3,8 @@
 The loop runs on a thread of its own, as in the sendtext Lambda, with the same guards: the time guard (the answer
 ends with a final event saying why before the function's time is up), the client's departure (the model's stream is
 closed at once: there is no resume over HTTP, so no grace period), and usage estimated when the model reports none.
-What it sends arrives on the event loop as ("text", str) and then one ("end", frame) item, the frame being the
-relay's own `done` or `error` frame.
+What it sends arrives on the event loop as ("text", str), ("reasoning", str) and ("tool_use", frame) items, then one
+("end", frame) item: the relay's own `tool_use`, `done` and `error` frames.
 
 Quotas: the in-flight slot and the daily output tokens are the WebSocket channel's (`lambdas.store.quotas`): a slot is
 taken before the model is called and given back, with the tokens charged, right before the terminal item is queued.
@@ -27,6 +27,8 @@ from lambdas.store import Store
 from lambdas.store.errors import StoreError
 
 TEXT = "text"
+REASONING = "reasoning"
+TOOL_USE = "tool_use"
 END = "end"
 DISCONNECT_POLL_S = 0.1
 """How often a silent answer looks whether its client is still connected."""
@@ -63,6 +65,15 @@ class HttpSink:
     def text(self, text: str) -> None:
         self._parts.append(text)
         self._put((TEXT, text))
+
+    def reasoning(self, text: str) -> None:
+        self._put((REASONING, text))
+
+    def frame(self, build: Callable[[int], dict[str, Any]]) -> None:
+        """A whole protocol v2 frame: a `tool_use` is passed on; a redacted reasoning block has nothing to show."""
+        frame = build(0)
+        if frame.get("type") == TOOL_USE:
+            self._put((TOOL_USE, frame))
 
     def finish(self, build_terminal: Callable[[int], dict[str, Any]]) -> None:
         if self._ended:

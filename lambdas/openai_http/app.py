@@ -22,15 +22,17 @@ from typing import Any
 from aiohttp import web
 
 from lambdas import auth, protocol
-from lambdas.catalogue import CatalogueError, UnknownModelError, load_catalogue
+from lambdas.answer.tools import check_capabilities
+from lambdas.catalogue import CatalogueError, UnknownModelError, load_catalogue, resolve_spec
 from lambdas.config import settings
 from lambdas.observability import count, logger
-from lambdas.openai_http.answer import END, TEXT, HttpAnswer, HttpSink, QuotaLease
+from lambdas.openai_http.answer import END, REASONING, TEXT, TOOL_USE, HttpAnswer, HttpSink, QuotaLease
 from lambdas.openai_http.chunks import DONE_EVENT, Completion, is_time_limit, sse
 from lambdas.openai_http.errors import SERVER, ApiError, from_frame, unauthorized, unknown_model
-from lambdas.openai_http.mapping import map_request
+from lambdas.openai_http.mapping import capability_error, map_request
 from lambdas.openai_http.schema import parse_request
 from lambdas.providers.registry import resolve
+from lambdas.requests import BadRequestError
 from lambdas.store import shared
 from lambdas.store.errors import QuotaExceededError, QuotaUnavailableError
 
@@ -115,8 +117,12 @@ class _Api:
         mapped = map_request(parse_request(await request.read()), config)
         try:
             alias, provider = resolve(mapped.model)
+            if mapped.tool_fields.asked:
+                check_capabilities(mapped.tool_fields, resolve_spec(alias), None)
         except UnknownModelError as exc:
             raise unknown_model(str(exc)) from None
+        except BadRequestError as exc:  # the model cannot do what was asked (tools, reasoning)
+            raise capability_error(exc.field, str(exc)) from None
         except CatalogueError:
             logger.exception("the model catalogue is invalid")
             raise ApiError(500, "The relay's model configuration is invalid.", SERVER, "internal") from None
@@ -232,10 +238,18 @@ async def _stream(
             await response.write(sse(completion.first()))
         return response
 
+    calls = 0
     try:
         async for kind, value in answer.items(_connected(request)):
             if kind == TEXT:
                 await (await opened()).write(sse(completion.text(value)))
+                continue
+            if kind == REASONING:
+                await (await opened()).write(sse(completion.reasoning(value)))
+                continue
+            if kind == TOOL_USE:
+                await (await opened()).write(sse(completion.tool_call(calls, value)))
+                calls += 1
                 continue
             assert kind == END
             error = _terminal_error(value)
@@ -262,17 +276,22 @@ async def _stream(
 
 async def _whole(request: web.Request, answer: HttpAnswer, completion: Completion) -> web.StreamResponse:
     parts: list[str] = []
+    reasoning: list[str] = []
+    calls: list[dict[str, Any]] = []
     try:
         async for kind, value in answer.items(_connected(request)):
             if kind == TEXT:
                 parts.append(value)
-                continue
-            error = _terminal_error(value)
-            if error is not None:
-                return error_response(error)
-            return web.json_response(
-                completion.whole("".join(parts), value), headers={"x-request-id": answer.sink.request_id}
-            )
+            elif kind == REASONING:
+                reasoning.append(value)
+            elif kind == TOOL_USE:
+                calls.append(value)
+            else:
+                error = _terminal_error(value)
+                if error is not None:
+                    return error_response(error)
+                whole = completion.whole("".join(parts), value, "".join(reasoning), calls)
+                return web.json_response(whole, headers={"x-request-id": answer.sink.request_id})
     except asyncio.CancelledError:
         answer.sink.leave()
         raise

@@ -55,6 +55,14 @@ class Completion:
     def text(self, text: str) -> dict[str, Any]:
         return self.chunk({"content": text})
 
+    def reasoning(self, text: str) -> dict[str, Any]:
+        """Reasoning as the reasoning servers (vLLM, DeepSeek) stream it: `delta.reasoning_content`."""
+        return self.chunk({"reasoning_content": text})
+
+    def tool_call(self, index: int, frame: dict[str, Any]) -> dict[str, Any]:
+        """One complete call (the relay's `tool_use` frame) as one `delta.tool_calls` entry, arguments whole."""
+        return self.chunk({"tool_calls": [{"index": index, **tool_call(frame)}]})
+
     def finish(self, done: dict[str, Any]) -> dict[str, Any]:
         return self.chunk({}, finish_reason(done))
 
@@ -69,8 +77,15 @@ class Completion:
             "usage": usage(done),
         }
 
-    def whole(self, text: str, done: dict[str, Any]) -> dict[str, Any]:
-        """`stream: false`: the answer as one chat.completion."""
+    def whole(
+        self, text: str, done: dict[str, Any], reasoning: str = "", calls: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """`stream: false`: the answer as one chat.completion (`calls`: the `tool_use` frames)."""
+        message: dict[str, Any] = {"role": "assistant", "content": text if text or not calls else None, "refusal": None}
+        if calls:
+            message["tool_calls"] = [tool_call(frame) for frame in calls]
+        if reasoning:
+            message["reasoning_content"] = reasoning
         return {
             "id": self.id,
             "object": "chat.completion",
@@ -79,13 +94,19 @@ class Completion:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": text, "refusal": None},
+                    "message": message,
                     "logprobs": None,
                     "finish_reason": finish_reason(done),
                 }
             ],
             "usage": usage(done),
         }
+
+
+def tool_call(frame: dict[str, Any]) -> dict[str, Any]:
+    """A relay `tool_use` frame as OpenAI's tool call (`arguments` is JSON text)."""
+    arguments = json.dumps(frame.get("input") or {}, ensure_ascii=False, separators=(",", ":"))
+    return {"id": frame["toolUseId"], "type": "function", "function": {"name": frame["name"], "arguments": arguments}}
 
 
 def finish_reason(done: dict[str, Any]) -> str:

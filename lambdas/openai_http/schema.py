@@ -2,8 +2,8 @@
 serves, with the relay's limits; an unknown field is refused (a typo must not be silently ignored), and every
 refusal names its `param` the way OpenAI does (`messages[2].content`).
 
-`tools`, `tool_choice`, tool messages and `reasoning_effort` are part of the schema so that the mapping decides
-what to do with them (`lambdas.openai_http.mapping`).
+Tools (`tools`, `tool_choice`, `tool` messages, assistant `tool_calls`) and `reasoning_effort` are mapped onto the
+relay's protocol v2 request by `lambdas.openai_http.mapping`.
 """
 
 from __future__ import annotations
@@ -61,6 +61,9 @@ class ChatMessage(Strict):
     tool_calls: list[ToolCall] | None = None
     tool_call_id: Annotated[str, Meta(max_length=MAX_NAME_CHARS)] | None = None
     refusal: str | None = None
+    reasoning_content: str | None = None
+    """Accepted and dropped: reasoning servers send it back with the assistant message, but it carries no signature,
+    so no upstream would take it back as reasoning."""
 
 
 class FunctionDefinition(Strict):

@@ -135,8 +135,9 @@ def test_an_unknown_model_is_not_found(client):
             "messages[0].content[0].type",
         ),
         ({"extra_body": {"top_k": 3}}, "top_k"),
-        ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
-        ({"reasoning_effort": "high"}, "reasoning_effort"),
+        # llama (Meta Llama on Bedrock invoke) takes neither tools nor reasoning: refused before the model is called.
+        ({"model": "llama", "tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
+        ({"model": "llama", "reasoning_effort": "high"}, "reasoning_effort"),
     ],
     ids=[
         "zero-max-tokens",
@@ -146,8 +147,8 @@ def test_an_unknown_model_is_not_found(client):
         "no-user",
         "image",
         "unknown-field",
-        "tools",
-        "reasoning",
+        "tools-unsupported",
+        "reasoning-unsupported",
     ],
 )
 def test_bad_input_is_a_bad_request_naming_the_param(client, fields, param):
@@ -310,3 +311,56 @@ def test_a_whole_completion_that_fails_midway_is_a_server_error(client):
     with pytest.raises(openai.InternalServerError) as failed:
         client().chat.completions.create(model="claude", messages=user_says("fails [[sim fail_after=3 ttft=0]]"))
     assert (failed.value.status_code, failed.value.code) == (500, "model_error")
+
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+
+
+@pytest.mark.parametrize("model", ["claude", "converse", "openai"])
+def test_a_tool_call_round_trip_with_the_sdk(client, model):
+    sdk = client()
+    question = user_says("Weather in Paris? [[sim tool=get_weather tokens=5 rate=2000 ttft=0]]")
+    chunks = list(sdk.chat.completions.create(model=model, messages=question, tools=[WEATHER], stream=True))
+    streamed = [call for chunk in chunks if chunk.choices for call in chunk.choices[0].delta.tool_calls or []]
+    assert chunks[-1].choices[0].finish_reason == "tool_calls"
+
+    whole = sdk.chat.completions.create(model=model, messages=question, tools=[WEATHER])
+    message = whole.choices[0].message
+    assert whole.choices[0].finish_reason == "tool_calls"
+    ((call,),) = [message.tool_calls]
+    assert (call.type, call.function.name) == ("function", "get_weather")
+    assert [(c.index, c.id, c.function.name, c.function.arguments) for c in streamed] == [
+        (0, call.id, "get_weather", call.function.arguments)
+    ]
+    assert isinstance(json.loads(call.function.arguments)["city"], str)
+
+    # The client runs the tool and sends the history back with the result, as OpenAI's API has it.
+    result = {"role": "tool", "tool_call_id": call.id, "content": "sunny, 21 °C"}
+    history = [*question, message.model_dump(exclude_none=True), result]
+    after = sdk.chat.completions.create(model=model, messages=history, tools=[WEATHER])
+    assert after.choices[0].message.content.startswith("Turn 2. Tool get_weather returned: sunny, 21 °C")
+    assert after.choices[0].finish_reason == "stop"
+
+
+@pytest.mark.parametrize("model", ["claude", "openai"])
+def test_reasoning_streams_as_reasoning_content_apart_from_the_text(client, model):
+    question = "Think first [[sim think=12 tokens=8 rate=2000 ttft=0]]"
+    chunks = list(
+        client().chat.completions.create(model=model, messages=user_says(question), reasoning_effort="low", stream=True)
+    )
+    deltas = [chunk.choices[0].delta for chunk in chunks if chunk.choices]
+    reasoning = "".join((delta.model_extra or {}).get("reasoning_content") or "" for delta in deltas)
+    text = "".join(delta.content or "" for delta in deltas)
+    assert reasoning.startswith("Thinking:") and len(reasoning.split()) == 12
+    assert text == expected_reply(question).text
+
+    whole = client().chat.completions.create(model=model, messages=user_says(question), reasoning_effort="low")
+    assert whole.choices[0].message.model_extra["reasoning_content"] == reasoning
+    assert whole.choices[0].message.content == text

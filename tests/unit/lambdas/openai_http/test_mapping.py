@@ -122,6 +122,15 @@ def test_max_completion_tokens_wins_over_max_tokens_and_stop_temperature_map():
     assert (result.stream, result.include_usage) == (True, True)
 
 
+USER = {"role": "user", "content": "x"}
+TOOL = {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}
+CALL = {
+    "role": "assistant",
+    "content": None,
+    "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}],
+}
+RESULT = {"role": "tool", "tool_call_id": "call_1", "content": "sunny"}
+
 NEGATIVE_CASES = [
     (b"not json", None),
     (b"[1]", None),
@@ -146,11 +155,52 @@ NEGATIVE_CASES = [
     ({"model": "claude", "messages": [{"role": "user", "content": "x"}], "n": 2}, "n"),
     ({"model": "claude", "messages": [{"role": "user", "content": "x"}], "stop": ["a"] * 5}, "stop"),
     ({"model": "claude", "messages": [{"role": "user", "content": "x"}], "top_p": 0.5}, "top_p"),
-    ({"model": "claude", "messages": [{"role": "user", "content": "x"}], "tool_choice": "auto"}, "tool_choice"),
+    ({"model": "claude", "messages": [USER], "tool_choice": "required"}, "tool_choice"),
     (
-        {"model": "claude", "messages": [{"role": "tool", "content": "x", "tool_call_id": "c"}]},
-        "messages[0].role",
+        {
+            "model": "claude",
+            "messages": [USER],
+            "tools": [TOOL],
+            "tool_choice": {"type": "function", "function": {"name": "g"}},
+        },
+        "tool_choice",
     ),
+    ({"model": "claude", "messages": [USER], "tools": [TOOL, TOOL]}, "tools[1].function.name"),
+    (
+        {
+            "model": "claude",
+            "messages": [USER],
+            "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "string"}}}],
+        },
+        "tools[0].function.parameters",
+    ),
+    (
+        {"model": "claude", "messages": [USER], "tools": [{"type": "function", "function": {"name": "bad name"}}]},
+        "tools[0].function.name",
+    ),
+    ({"model": "claude", "messages": [USER, CALL, RESULT]}, "tools"),
+    (
+        {"model": "claude", "messages": [USER, CALL, {**RESULT, "tool_call_id": "call_2"}], "tools": [TOOL]},
+        "messages[2].tool_call_id",
+    ),
+    (
+        {"model": "claude", "messages": [USER, CALL, {"role": "tool", "content": "sunny"}], "tools": [TOOL]},
+        "messages[2].tool_call_id",
+    ),
+    ({"model": "claude", "messages": [USER, CALL, RESULT, RESULT], "tools": [TOOL]}, "messages[3].tool_call_id"),
+    (
+        {
+            "model": "claude",
+            "messages": [
+                USER,
+                {**CALL, "tool_calls": [{**CALL["tool_calls"][0], "function": {"name": "f", "arguments": "[1]"}}]},
+                RESULT,
+            ],
+            "tools": [TOOL],
+        },
+        "messages[1].tool_calls[0].function.arguments",
+    ),
+    ({"model": "claude", "messages": [USER], "reasoning_effort": "extreme"}, "reasoning_effort"),
 ]
 
 
@@ -161,7 +211,9 @@ NEGATIVE_CASES = [
         "not-json", "not-object", "no-model", "no-messages", "empty-messages", "bad-role", "unknown-message-field",
         "content-type", "user-without-content", "text-too-long", "blank-text", "lone-surrogate", "no-user",
         "ends-with-assistant", "max-tokens-over-limit", "max-tokens-string", "temperature", "n", "too-many-stops",
-        "top-p", "tool-choice", "tool-message",
+        "top-p", "required-without-tools", "choice-names-no-tool", "duplicate-tool", "schema-not-object",
+        "tool-name", "calls-without-tools", "result-for-no-call", "result-without-id", "second-result",
+        "arguments-not-object", "effort",
     ],
 )  # fmt: skip
 def test_a_bad_request_names_its_param(body, param):
@@ -170,3 +222,53 @@ def test_a_bad_request_names_its_param(body, param):
     assert error.body()["error"]["type"] == "invalid_request_error"
     if param:
         assert error.message.startswith(param)
+
+
+def test_tools_calls_and_results_become_the_relays_v2_request():
+    result = mapped(
+        {
+            "messages": [USER, {**CALL, "content": "Let me look."}, RESULT, {"role": "user", "content": "And?"}],
+            "tools": [{"type": "function", "function": {"name": "f", "description": "d"}}],
+            "tool_choice": "required",
+        }
+    )
+    request = result.request
+    assert [(t.name, t.description, t.input_schema) for t in request.tools] == [
+        ("f", "d", {"type": "object", "properties": {}})
+    ]
+    assert request.tool_choice == "any"
+    assistant, answered = request.messages[1], request.messages[2]
+    assert (assistant.text, [(c.tool_use_id, c.name, c.input) for c in assistant.tool_uses]) == (
+        "Let me look.", [("call_1", "f", {"a": 1})]
+    )  # fmt: skip
+    assert (answered.text, [(r.tool_use_id, r.content) for r in answered.tool_results]) == (
+        "And?",
+        [("call_1", "sunny")],
+    )
+    assert result.tool_fields.tool_results == answered.tool_results
+
+
+def test_a_function_tool_choice_names_the_tool():
+    result = mapped(
+        {"messages": [USER], "tools": [TOOL], "tool_choice": {"type": "function", "function": {"name": "f"}}}
+    )
+    assert result.request.tool_choice == {"name": "f"}
+
+
+@pytest.mark.parametrize(
+    ("effort", "budget"), [("minimal", 1024), ("low", 2048), ("medium", 8192), ("high", 32768), ("none", None)]
+)
+def test_reasoning_effort_becomes_a_reasoning_budget(effort, budget):
+    result = mapped({"messages": [USER], "reasoning_effort": effort})
+    assert result.request.reasoning_budget == budget == result.tool_fields.reasoning_budget
+
+
+def test_a_turn_that_answers_tool_calls_is_not_asked_to_reason_again():
+    result = mapped({"messages": [USER, CALL, RESULT], "tools": [TOOL], "reasoning_effort": "high"})
+    assert result.request.reasoning_budget is None
+
+
+def test_an_unanswered_call_in_history_is_sent_as_text():
+    result = mapped({"messages": [USER, CALL, {"role": "user", "content": "never mind"}], "tools": [TOOL]})
+    assert not result.request.messages[1].tool_uses
+    assert "f" in result.request.messages[1].text
