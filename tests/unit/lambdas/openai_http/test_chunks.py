@@ -69,3 +69,28 @@ def test_relay_error_codes_map_to_the_statuses_the_sdks_type(code, status, kind)
     assert (error.status, error.type, error.code) == (status, kind, code)
     assert error.body() == {"error": {"message": "why", "type": kind, "code": str(code), "param": None}}
     assert error.headers() == {"Retry-After": "7"}
+
+
+def test_a_tool_use_frame_becomes_an_openai_tool_call_streamed_and_whole():
+    completion = Completion("chatcmpl-x", 1, "claude")
+    frame = protocol.tool_use_frame("r", 3, "call_1", "get_weather", {"city": "Zürich"})
+    expected = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": '{"city":"Zürich"}'},
+    }
+    assert completion.tool_call(0, frame)["choices"][0]["delta"] == {"tool_calls": [{"index": 0, **expected}]}
+    whole = completion.whole("", done("tool_use"), "Thinking: hm", [frame])
+    choice = whole["choices"][0]
+    assert choice["finish_reason"] == "tool_calls"
+    assert choice["message"] == {
+        "role": "assistant",
+        "content": None,
+        "refusal": None,
+        "tool_calls": [expected],
+        "reasoning_content": "Thinking: hm",
+    }
+
+
+def test_reasoning_streams_as_reasoning_content():
+    assert Completion("c", 1, "m").reasoning("hm")["choices"][0]["delta"] == {"reasoning_content": "hm"}
