@@ -27,7 +27,8 @@ def test_text_appears_progressively_before_done(open_page):
     page = open_page()
     # The announcer's additions are counted from now: the live region must speak in sentences, not per delta.
     page.evaluate(
-        """() => { window.announced = 0; new MutationObserver((m) => { window.announced += m.reduce((n, r) => n + r.addedNodes.length, 0); })
+        """() => { window.announced = 0;
+                   new MutationObserver((m) => { window.announced += m.reduce((n, r) => n + r.addedNodes.length, 0); })
                    .observe(document.getElementById('announcer'), { childList: true }); }"""
     )
     text = "Stream slowly please [[sim tokens=60 rate=30 ttft=300]]"
