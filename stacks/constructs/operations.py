@@ -80,7 +80,8 @@ def relay_search(name: str, dimension: str, statistic: str = "Sum", label: str =
 
 def apply_cost_caps(config: RelayConfig, functions: Mapping[str, lambda_.Function], streaming: Sequence[str]) -> None:
     """Reserved concurrency on the streaming functions (`sendTextReservedConcurrency`): a hard cap on answers in
-    flight, and so on model spend per minute; requests beyond it are throttled by Lambda (API Gateway then sends the client its own error message, not a relay frame)."""
+    flight, and so on model spend per minute; requests beyond it are throttled by Lambda (API Gateway then sends
+    the client its own error message, not a relay frame)."""
     for key in streaming:
         if config.send_text_reserved_concurrency:
             cfn = functions[key].node.default_child
