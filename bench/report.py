@@ -697,3 +697,37 @@ def cost_text(section: dict[str, Any]) -> str:
             "relay ceilings (first limit hit): " + ", ".join(f"{n:,} users → {lim}" for n, lim in first.items())
         )
     return "\n".join(lines)
+
+
+def cost_markdown(section: dict[str, Any]) -> str:
+    """The cost table of docs/capacity.md, from results.json's `cost` section (pasted there after a run)."""
+    designs = section["designs"]
+    names = list(designs)
+    rows = ["| one answer of 1,000 tokens | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    usage_rows = (
+        ("@connections posts (frames)", lambda u: f"{u['frames']}"),
+        ("bytes posted", lambda u: f"{u['frame_bytes']:,}"),
+        (
+            "API Gateway messages (32 KB units, question + frames)",
+            lambda u: f"{u['message_units'] + u['client_messages']}",
+        ),
+        ("connection time (s, open → closed)", lambda u: f"{u['connection_s']:.1f}"),
+        ("Lambda invocations", lambda u: f"{sum(u['lambda_invocations'].values())}"),
+        ("Lambda time, ms (streaming function)", lambda u: f"{max(u['lambda_ms'].values()):,.0f}"),
+        ("Lambda GB-s (all functions, as deployed)", lambda u: f"{u['gb_seconds']:.3f}"),
+        ("DynamoDB requests", lambda u: f"{u['dynamodb_requests']}"),
+        (
+            "DynamoDB read / write request units",
+            lambda u: f"{u['dynamodb_read_units']:g} / {u['dynamodb_write_units']:g}",
+        ),
+        ("moto's reported ConsumedCapacity", lambda u: f"{u['moto_reported_capacity_units']:g}"),
+    )
+    for label, value in usage_rows:
+        rows.append(f"| {label} | " + " | ".join(value(designs[n]["usage"]) for n in names) + " |")
+    rows.append(f"| **cost of {section['answers']:,} answers** |" + " |" * len(names))
+    for key, label in _COST_LINES:
+        cells = [f"${designs[n]['cost'][key]:.4f}" for n in names]
+        if key in ("relay", "total"):
+            label, cells = f"**{label}**", [f"**{cell}**" for cell in cells]
+        rows.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
