@@ -1,8 +1,8 @@
 """X-Ray tracing through Powertools Tracer, only when the stack turns it on (`-c tracing=true` sets RELAY_TRACING).
 
 Off (the default), nothing here creates a Tracer or imports the X-Ray SDK: `span` is a bare context manager, so a
-function pays neither import time nor a call per span. On, the Tracer patches boto3 (every table, model and @connections call
-becomes a subsegment) and `span` wraps the pipeline's stages in named subsegments.
+function pays neither import time nor a call per span. On, the Tracer patches boto3 (every table, model and
+@connections call becomes a subsegment) and `span` wraps the pipeline's stages in named subsegments.
 """
 
 from __future__ import annotations
