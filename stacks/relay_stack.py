@@ -126,6 +126,9 @@ class RelayStack(Stack):
             authorizer=self.authorizer_function,
             table=self.table,
             api=self.api.api,
+            http_api=self.openai_http.api if self.openai_http else None,
+            http_function=self.openai_http.function if self.openai_http else None,
+            http_authorizer=self.openai_http.authorizer_function if self.openai_http else None,
         )
 
         CfnOutput(self, "WebSocketUrl", value=self.api.url, description="wss:// URL clients connect to")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from aws_cdk import Aws, Duration, Stack
+from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
@@ -140,13 +141,20 @@ class RelayOperations(Construct):
         authorizer: lambda_.Function,
         table: dynamodb.ITable,
         api: apigwv2.WebSocketApi,
+        http_api: apigateway.RestApi | None = None,
+        http_function: lambda_.Function | None = None,
+        http_authorizer: lambda_.Function | None = None,
     ) -> None:
+        """`http_*`: the OpenAI-compatible HTTP channel when deployed, graphed, alarmed and traced like the WebSocket
+        side; its function (not its authorizer) uses the table, and so its key."""
         super().__init__(scope, construct_id)
         streaming = [route.key for route in routes if route.streaming]
+        http = [function for function in (http_function, http_authorizer) if function is not None]
         apply_cost_caps(config, functions, streaming)
-        grant_table_key(table, list(functions.values()))
+        grant_table_key(table, [*functions.values(), *([http_function] if http_function else [])])
         if config.tracing:
-            enable_tracing([*functions.values(), authorizer])
+            enable_tracing([*functions.values(), authorizer, *http])
+        self._http_api = http_api
         self._config = config
         # The dashboard and alarms watch the first streaming route's function (SendText).
         self._function = functions[streaming[0]]
@@ -323,6 +331,24 @@ class RelayOperations(Construct):
                 ),
             ],
         ]
+        if self._http_api is not None:
+            http = self._http_api
+            widgets.append(
+                [
+                    _graph(
+                        "HTTP API (OpenAI-compatible): requests, 4xx, 5xx",
+                        [
+                            http.metric_count(period=GRAPH_PERIOD, label="requests"),
+                            http.metric_client_error(period=GRAPH_PERIOD, label="4xx"),
+                            http.metric_server_error(period=GRAPH_PERIOD, label="5xx"),
+                        ],
+                    ),
+                    _graph(
+                        "HTTP API: latency p95 (ms)",
+                        [http.metric_latency(period=GRAPH_PERIOD, statistic="p95", label="latency p95")],
+                    ),
+                ]
+            )
         return cloudwatch.Dashboard(self, "Dashboard", widgets=widgets)
 
     # --- alarms -------------------------------------------------------------------------------------------------
@@ -415,6 +441,15 @@ class RelayOperations(Construct):
                 "API Gateway answered with server errors (ExecutionError or IntegrationError) 5 times or more.",
             ),
         ]
+        if self._http_api is not None:
+            specs.append(
+                (
+                    "HttpApiServerErrors",
+                    self._http_api.metric_server_error(period=PERIOD),
+                    5,
+                    "The OpenAI-compatible HTTP API answered 5xx 5 times or more (its function failed or timed out).",
+                )
+            )
         alarms: dict[str, cloudwatch.Alarm] = {}
         for name, metric, threshold, description in specs:
             alarms[name] = cloudwatch.Alarm(

@@ -155,6 +155,7 @@ def test_alarms_notify_an_encrypted_topic(default_synth: Synth) -> None:
         "DynamoDbThrottles",
         "ConcurrencyNearLimit",
         "ApiServerErrors",
+        "HttpApiServerErrors",  # the OpenAI-compatible HTTP API (`httpApi`, on by default)
     }
     (topic_id,) = _resources(default_synth.json, "AWS::SNS::Topic")
     for alarm in alarms.values():
@@ -197,6 +198,21 @@ def test_alarm_email_subscribes_the_address(operations_synth: Synth) -> None:
     operations_synth.template.has_resource_properties(
         "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.com"}
     )
+
+
+def test_the_http_api_is_graphed_and_alarmed_only_when_deployed(template_json: dict[str, Any]) -> None:
+    def rest_metrics(template: dict[str, Any]) -> set[str]:
+        lines = [
+            line
+            for widget in dashboard_body(template)["widgets"]
+            for line in widget.get("properties", {}).get("metrics", [])
+        ]
+        return {line[1] for line in lines if line[0] == "AWS/ApiGateway" and "ApiName" in line}
+
+    assert rest_metrics(template_json) == {"Count", "4XXError", "5XXError", "Latency"}
+    without = synth({"httpApi": "false"}).json
+    assert rest_metrics(without) == set()
+    assert not [a for a in _resources(without, "AWS::CloudWatch::Alarm") if "HttpApi" in a]
 
 
 def test_alarms_false_leaves_the_dashboard_alone() -> None:
