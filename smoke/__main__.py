@@ -15,7 +15,7 @@ import asyncio
 import os
 import sys
 
-from smoke.checks import CHECKS, Smoke
+from smoke.checks import CHECKS, HTTP_CHECKS, Smoke
 from smoke.target import TargetError, resolve
 
 
@@ -34,14 +34,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--token", default=os.environ.get("TOKEN") or None, help="access token (default: TOKEN)")
     parser.add_argument("--stack", default=None, help="stack whose outputs to read (default: cdk.json stackName)")
     parser.add_argument("--model", default=None, help="model alias to ask (default: the relay's default model)")
+    parser.add_argument(
+        "--http-url", default=None, help="the HTTP API's base URL, …/v1 (default: stack output OpenAiBaseUrl)"
+    )
+    parser.add_argument("--no-http", action="store_true", help="skip the HTTP API's checks")
     return parser.parse_args(argv)
 
 
 async def run(args: argparse.Namespace) -> int:
     try:
-        with resolve(args.url, args.token, args.stack or default_stack_name()) as target:
+        with resolve(args.url, args.token, args.stack or default_stack_name(), http_url=args.http_url) as target:
+            http = target.http_url is not None and not args.no_http
             print(f"smoke test of {target.url} ({target.how})", flush=True)
-            outcomes = await Smoke(target, args.model).run(CHECKS)
+            if http:
+                print(f"and of its HTTP API at {target.http_url}", flush=True)
+            outcomes = await Smoke(target, args.model).run(CHECKS + (HTTP_CHECKS if http else []))
     except TargetError as exc:
         print(f"✗ target: {exc}", flush=True)
         return 2

@@ -8,7 +8,10 @@ gets plain questions, and the cancel check asks for something long enough to can
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -187,6 +190,87 @@ async def check_bad_request(smoke: Smoke) -> str:
             raise CheckFailed(f"bad_request names field {exc.field!r}, not 'maxTokens'") from exc
         return "bad_request naming maxTokens"
     raise CheckFailed("maxTokens = -1 was answered")
+
+
+# The OpenAI-compatible HTTP API, when the stack has one: the same token, plain HTTP (urllib, on a worker thread).
+
+HTTP_TIMEOUT_S = 60.0
+
+
+def _http(smoke: Smoke, method: str, path: str, body: dict[str, Any] | None, token: str | None) -> tuple[int, bytes]:
+    assert smoke.target.http_url is not None
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(
+        f"{smoke.target.http_url}{path}",
+        data=None if body is None else json.dumps(body).encode(),
+        headers=headers,
+        method=method,
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({})) if smoke.target.local else None
+    try:
+        with (opener.open if opener else urllib.request.urlopen)(request, timeout=HTTP_TIMEOUT_S) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+async def check_http_models(smoke: Smoke) -> str:
+    status, body = await asyncio.to_thread(_http, smoke, "GET", "/models", None, smoke.target.token)
+    if status != 200:
+        raise CheckFailed(f"GET /v1/models answered {status}: {body[:200]!r}")
+    models = [model.get("id") for model in json.loads(body).get("data", [])]
+    if not models:
+        raise CheckFailed("GET /v1/models lists no model")
+    return f"{len(models)} model(s)"
+
+
+async def check_http_answer(smoke: Smoke) -> str:
+    request = {
+        "model": smoke.model or await _default_model(smoke),
+        "messages": [{"role": "user", "content": smoke.question("Reply with one short sentence.", "tokens=30")}],
+        "stream": True,
+    }
+    status, body = await asyncio.to_thread(_http, smoke, "POST", "/chat/completions", request, smoke.target.token)
+    if status != 200:
+        raise CheckFailed(f"POST /v1/chat/completions answered {status}: {body[:200]!r}")
+    events = [line[6:] for line in body.decode().splitlines() if line.startswith("data: ")]
+    if not events or events[-1] != "[DONE]":
+        raise CheckFailed("the stream did not end with data: [DONE]")
+    chunks = [json.loads(event) for event in events[:-1]]
+    text = "".join(
+        choice.get("delta", {}).get("content") or "" for chunk in chunks for choice in chunk.get("choices", [])
+    )
+    reasons = [choice.get("finish_reason") for chunk in chunks for choice in chunk.get("choices", [])]
+    if not text.strip():
+        raise CheckFailed("the streamed answer is empty")
+    return f"{len(chunks)} chunks, finish_reason {next((r for r in reasons if r), None)}"
+
+
+async def check_http_unauthenticated(smoke: Smoke) -> str:
+    status, _ = await asyncio.to_thread(_http, smoke, "GET", "/models", None, None)
+    if status not in (401, 403):
+        raise CheckFailed(f"GET /v1/models without a token answered {status}")
+    return f"refused ({status})"
+
+
+async def _default_model(smoke: Smoke) -> str:
+    """The relay's default model (the WebSocket side marks it); else the HTTP API's first."""
+    if smoke.client is not None:
+        models = await smoke.client.models()
+        return next((model.id for model in models if model.default), models[0].id)
+    status, body = await asyncio.to_thread(_http, smoke, "GET", "/models", None, smoke.target.token)
+    if status != 200:
+        raise CheckFailed(f"no model to ask: GET /v1/models answered {status}")
+    return str(json.loads(body)["data"][0]["id"])
+
+
+HTTP_CHECKS: list[tuple[str, Check]] = [
+    ("HTTP models", check_http_models),
+    ("HTTP answer (streamed)", check_http_answer),
+    ("HTTP unauthenticated", check_http_unauthenticated),
+]
 
 
 CHECKS: list[tuple[str, Check]] = [

@@ -34,6 +34,8 @@ class Target:
     token: str | None
     how: str
     """Where the URL and token came from, for the first line of the report."""
+    http_url: str | None = None
+    """The OpenAI-compatible HTTP API's base URL (`…/v1`) when there is one: output `OpenAiBaseUrl`, or localgw's."""
 
     @property
     def local(self) -> bool:
@@ -48,6 +50,13 @@ def stack_outputs(cloudformation: Any, stack_name: str) -> dict[str, str]:
             f"cannot read stack {stack_name!r} ({exc}); pass URL=wss://... or --stack NAME (and AWS credentials)"
         ) from exc
     return {output["OutputKey"]: output["OutputValue"] for output in stacks[0].get("Outputs", [])}
+
+
+def local_http_url(url: str) -> str:
+    """localgw serves the HTTP channel on its own port under the stage: ws://HOST:PORT/dev → http://HOST:PORT/dev/v1."""
+    parts = urlsplit(url)
+    scheme = "https" if parts.scheme == "wss" else "http"
+    return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}/v1"
 
 
 def dev_token(url: str, user: str) -> str | None:
@@ -96,8 +105,10 @@ def resolve(
     token: str | None,
     stack_name: str,
     session: Any | None = None,
+    http_url: str | None = None,
 ) -> Iterator[Target]:
-    """The target, valid inside the `with` block (a temporary user is deleted on the way out)."""
+    """The target, valid inside the `with` block (a temporary user is deleted on the way out). `http_url`: the HTTP
+    API's base URL; by default the stack's `OpenAiBaseUrl`, or localgw's when the URL is local."""
     outputs: Mapping[str, str] = {}
     how = "URL given"
     if not url:
@@ -110,12 +121,15 @@ def resolve(
         if not url:
             raise TargetError(f"stack {stack_name!r} has no WebSocketUrl output; pass URL=wss://...")
         how = f"stack {stack_name} outputs"
+    local = urlsplit(url).hostname in LOCAL_HOSTS
+    http_url = http_url or outputs.get("OpenAiBaseUrl") or (local_http_url(url) if local else None)
     if token:
-        yield Target(url, token, f"{how}, TOKEN given")
+        yield Target(url, token, f"{how}, TOKEN given", http_url)
         return
-    if urlsplit(url).hostname in LOCAL_HOSTS:
-        local = dev_token(url, f"smoke-{secrets.token_hex(4)}")
-        yield Target(url, local, f"{how}, {'localgw dev token' if local else 'no token (localgw --no-auth?)'}")
+    if local:
+        minted = dev_token(url, f"smoke-{secrets.token_hex(4)}")
+        how = f"{how}, {'localgw dev token' if minted else 'no token (localgw --no-auth?)'}"
+        yield Target(url, minted, how, http_url)
         return
     pool, client = outputs.get("UserPoolId"), outputs.get("UserPoolClientId")
     if not (pool and client):
@@ -125,4 +139,4 @@ def resolve(
 
         session = boto3.Session()
     with temporary_user(session.client("cognito-idp"), pool, client) as (username, access_token):
-        yield Target(url, access_token, f"{how}, temporary Cognito user {username} (deleted afterwards)")
+        yield Target(url, access_token, f"{how}, temporary Cognito user {username} (deleted afterwards)", http_url)

@@ -20,16 +20,19 @@ CHECK_NAMES = (
     "resume after a drop",
     "unauthenticated refused",
     "bad message → bad_request",
+    "HTTP models",
+    "HTTP answer (streamed)",
+    "HTTP unauthenticated",
 )
 
 
-def smoke(url: str, **env: str) -> subprocess.CompletedProcess[str]:
+def smoke(url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     # The worktree's client library first: the shared virtualenv may point elsewhere.
     path = os.pathsep.join([str(REPO_ROOT / "clients" / "python" / "src"), str(REPO_ROOT)])
     environment = {key: value for key, value in os.environ.items() if key not in ("TOKEN", "URL")}
     environment.update(PYTHONPATH=path, NO_PROXY="127.0.0.1,localhost", **env)
     return subprocess.run(
-        [sys.executable, "-m", "smoke", "--url", url],
+        [sys.executable, "-m", "smoke", "--url", url, *args],
         cwd=REPO_ROOT,
         env=environment,
         capture_output=True,
@@ -55,7 +58,15 @@ def test_every_check_passes_against_a_working_relay(relay_gateway: GatewayHandle
     lines = lines_by_check(done.stdout)
     assert list(lines) == list(CHECK_NAMES)
     assert all(line.startswith("✓") for line in lines.values()), done.stdout
-    assert "localgw dev token" in done.stdout and "7/7 checks passed" in done.stdout
+    assert "localgw dev token" in done.stdout and "10/10 checks passed" in done.stdout
+    assert f"HTTP API at {relay_gateway.url}/{relay_gateway.gateway.stage}/v1" in done.stdout
+
+
+def test_no_http_skips_the_http_api(relay_gateway: GatewayHandle) -> None:
+    done = smoke(relay_gateway.ws_url, "--no-http")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "7/7 checks passed" in done.stdout and "HTTP models" not in done.stdout
 
 
 def test_a_refused_token_fails_the_connect_check_with_the_reason(relay_gateway: GatewayHandle) -> None:
@@ -66,6 +77,7 @@ def test_a_refused_token_fails_the_connect_check_with_the_reason(relay_gateway: 
     assert lines["connect"].startswith("✗") and "the token was refused" in lines["connect"]
     assert lines["answer"].startswith("✗")
     assert lines["unauthenticated refused"].startswith("✓")
+    assert lines["HTTP models"].startswith("✗") and "401" in lines["HTTP models"]
 
 
 def test_a_failing_model_fails_the_answer_check_with_its_error_code(
@@ -84,4 +96,5 @@ def test_a_failing_model_fails_the_answer_check_with_its_error_code(
     lines = lines_by_check(done.stdout)
     assert lines["connect"].startswith("✓") and lines["models"].startswith("✓")
     assert lines["answer"].startswith("✗") and "upstream_unavailable" in lines["answer"], done.stdout
+    assert lines["HTTP answer (streamed)"].startswith("✗")
     assert "failed: answer" in done.stdout

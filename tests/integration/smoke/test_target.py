@@ -28,9 +28,12 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
         yield boto3.Session(region_name="us-east-1")
 
 
+HTTP_URL = "https://def456.execute-api.us-east-1.amazonaws.com/prod/v1"
+
+
 def deploy(session: boto3.Session, name: str = "WsRelay", cognito: bool = True) -> tuple[str, str]:
     """A stack with the relay's outputs (and, with `cognito`, a real moto user pool and app client behind them)."""
-    outputs: dict[str, Any] = {"WebSocketUrl": {"Value": URL}}
+    outputs: dict[str, Any] = {"WebSocketUrl": {"Value": URL}, "OpenAiBaseUrl": {"Value": HTTP_URL}}
     pool = client = ""
     if cognito:
         idp = session.client("cognito-idp")
@@ -57,8 +60,8 @@ def test_a_temporary_user_signs_in_for_the_checks_and_is_deleted_after(aws: boto
     pool, client = deploy(aws)
 
     with resolve(None, None, "WsRelay", session=aws) as target:
-        # THEN the URL is the stack's, and the token is an access token of a user that exists right now
-        assert target.url == URL
+        # THEN the URLs are the stack's, and the token is an access token of a user that exists right now
+        assert target.url == URL and target.http_url == HTTP_URL
         assert target.token is not None
         token = claims(target.token)
         assert token["token_use"] == "access" and token["client_id"] == client
@@ -94,3 +97,10 @@ def test_a_stack_with_an_external_issuer_needs_a_token(aws: boto3.Session) -> No
 
     with pytest.raises(TargetError, match="TOKEN"), resolve(None, None, "WsRelay", session=aws):
         pass
+
+
+def test_localgw_s_http_api_sits_under_its_stage() -> None:
+    with resolve("ws://127.0.0.1:9/dev", "t", "unused") as target:
+        assert target.http_url == "http://127.0.0.1:9/dev/v1"
+    with resolve(URL, "t", "unused") as target:
+        assert target.http_url is None  # a deployed URL alone says nothing of an HTTP API
