@@ -6,7 +6,7 @@ CHROMIUM := /usr/bin/chromium
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: dev test test-fast lint bench synth install clean
+.PHONY: dev test test-fast lint bench smoke synth install clean
 
 dev: $(VENV)/.installed ## Run the whole stack locally (localgw + simulated upstream) in the foreground
 	$(PY) -m localgw $(ARGS)
@@ -26,12 +26,15 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed ## Delivery benchmark against localgw: prints a table, writes bench/results.json and a plot
 	$(PY) -m bench $(ARGS)
 
+smoke: $(VENV)/.installed ## Check a deployed stack end to end (its outputs, a temporary Cognito user), or URL=ws://127.0.0.1:8080/dev
+	$(PY) -m smoke $(if $(URL),--url '$(URL)') $(ARGS)
+
 synth: $(VENV)/.installed node_modules/.installed ## Synthesize the CloudFormation template with the real CDK CLI
 	npx cdk synth --quiet $(ARGS)
 
 install: $(VENV)/.installed node_modules/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt lambdas/requirements.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt lambdas/requirements.txt lambdas/requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
 	touch $@

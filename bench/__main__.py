@@ -25,7 +25,7 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench import report
+from bench import cost, report
 from bench.measure import summarize, tradeoffs
 from bench.plan import first_token_only, full_plan, quick_plan
 from bench.run import CapturedConsole, run_cold_init, run_live, start_gateway
@@ -97,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             handle.stop()
     runs, concurrency, first_token = live.runs, live.concurrency, live.first_token
+    costs = cost.summary(live.usage) if live.usage else None
     rows = summarize(runs, plan.cells)
     sweeps = tradeoffs(rows, runs)
     elapsed = time.monotonic() - progress.started
@@ -104,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(report.text(plan, machine, rows, sweeps, concurrency, first_token, cold, crashed))
     print()
+    if costs is not None:
+        print(report.cost_text(costs))
+        print()
 
     if not args.first_token_only:
         out: Path = args.out
@@ -114,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         document = report.results_document(
             plan, machine, elapsed, cold, runs, rows, sweeps, concurrency, first_token, gateway
         )
+        if costs is not None:
+            document["cost"] = {"usage_runs": [usage.to_json() for usage in live.usage], **costs}
         report.write_json(json_path, document)
         report.write_plot(png_path, plan, runs, rows, sweeps, concurrency)
         print(f"wrote {json_path}")

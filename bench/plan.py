@@ -85,6 +85,16 @@ class FirstToken:
 
 
 @dataclass(frozen=True, slots=True)
+class Usage:
+    """One answer at a time on a connection of its own, per design: what it asks of each AWS service (bench.cost)."""
+
+    repeat: int
+    rate: float
+    latency_ms: float
+    tokens: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
 class BenchPlan:
     cells: tuple[Cell, ...]
     tokens: int
@@ -95,6 +105,7 @@ class BenchPlan:
     cold_init_runs: int
     """Fresh interpreters per side (ours, bare); the median is compared."""
     answer_timeout_s: float
+    usage: Usage | None = None
     baseline_repeat_max: int = 2
     """The baseline runs min(repeat, this) times: its numbers are set by L × ~500 synchronous posts and barely move
     between repeats, and one baseline answer at L=50 ms costs ~27 s of the time budget."""
@@ -131,6 +142,7 @@ def full_plan() -> BenchPlan:
         repeat=3,
         concurrency=Concurrency(clients=200, tokens=300, rate=60, latency_ms=20),
         first_token=FirstToken(repeat=15),
+        usage=Usage(repeat=2, rate=150, latency_ms=20),
         cold_init_runs=7,
         answer_timeout_s=120,
     )
@@ -145,6 +157,7 @@ def quick_plan() -> BenchPlan:
         repeat=1,
         concurrency=Concurrency(clients=8, tokens=40, rate=400, latency_ms=5, ttft_ms=50, waves=1, answer_timeout_s=30),
         first_token=FirstToken(repeat=3),
+        usage=Usage(repeat=1, rate=600, latency_ms=5, tokens=80),
         cold_init_runs=1,
         answer_timeout_s=30,
         quick=True,
@@ -153,4 +166,4 @@ def quick_plan() -> BenchPlan:
 
 def first_token_only(plan: BenchPlan) -> BenchPlan:
     """The same plan with nothing but its first-token runs (`python -m bench --first-token-only`)."""
-    return replace(plan, cells=(), concurrency=None, cold_init_runs=0)
+    return replace(plan, cells=(), concurrency=None, cold_init_runs=0, usage=None)

@@ -650,3 +650,84 @@ def _plain_log_ticks(axis: Axis, low: float, high: float, label: str, extra: Seq
     axis.set_major_locator(FixedLocator(sorted(v for v in values if low <= v <= high)))
     axis.set_major_formatter(FuncFormatter(lambda value, _: label.format(value)))
     axis.set_minor_formatter(NullFormatter())
+
+
+# Usage and cost (bench.cost): one table per design side by side.
+
+_COST_LINES = (
+    ("api_messages", "API Gateway messages"),
+    ("api_connection_minutes", "API Gateway connection minutes"),
+    ("lambda_compute", "Lambda compute (arm64 GB-s)"),
+    ("lambda_requests", "Lambda requests"),
+    ("dynamodb_reads", "DynamoDB reads (on-demand)"),
+    ("dynamodb_writes", "DynamoDB writes (on-demand)"),
+    ("relay", "relay, without the model"),
+    ("model", "model tokens"),
+    ("total", "total, with the model"),
+)
+
+
+def cost_text(section: dict[str, Any]) -> str:
+    designs = section["designs"]
+    names = list(designs)
+    lines = [
+        f"Usage per answer and cost of {section['answers']:,} answers (us-east-1 list prices, see docs/capacity.md)"
+    ]
+    usage_rows = (
+        ("@connections posts", lambda u: f"{u['frames']}"),
+        ("bytes posted", lambda u: f"{u['frame_bytes']:,}"),
+        ("API messages (32 KB units, both ways)", lambda u: f"{u['message_units'] + u['client_messages']}"),
+        ("DynamoDB requests", lambda u: f"{u['dynamodb_requests']}"),
+        ("DynamoDB RRU / WRU", lambda u: f"{u['dynamodb_read_units']:g} / {u['dynamodb_write_units']:g}"),
+        ("Lambda GB-s", lambda u: f"{u['gb_seconds']:.3f}"),
+        ("answer s", lambda u: f"{u['answer_s']:.2f}"),
+    )
+    width = max(len(name) for name in names) + 2
+    lines.append(f"{'':<40}" + "".join(f"{name[: width - 2]:>{width}}" for name in names))
+    for label, value in usage_rows:
+        lines.append(f"{label:<40}" + "".join(f"{value(designs[n]['usage']):>{width}}" for n in names))
+    for key, label in _COST_LINES:
+        lines.append(
+            f"{label:<40}" + "".join(f"{'$' + format(designs[n]['cost'][key], '.4f'):>{width}}" for n in names)
+        )
+    relay = designs.get("relay")
+    if relay:
+        first = {c["users"]: c["first_limit"] for c in relay["ceilings"]}
+        lines.append(
+            "relay ceilings (first limit hit): " + ", ".join(f"{n:,} users → {lim}" for n, lim in first.items())
+        )
+    return "\n".join(lines)
+
+
+def cost_markdown(section: dict[str, Any]) -> str:
+    """The cost table of docs/capacity.md, from results.json's `cost` section (pasted there after a run)."""
+    designs = section["designs"]
+    names = list(designs)
+    rows = ["| one answer of 1,000 tokens | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    usage_rows = (
+        ("@connections posts (frames)", lambda u: f"{u['frames']}"),
+        ("bytes posted", lambda u: f"{u['frame_bytes']:,}"),
+        (
+            "API Gateway messages (32 KB units, question + frames)",
+            lambda u: f"{u['message_units'] + u['client_messages']}",
+        ),
+        ("connection time (s, open → closed)", lambda u: f"{u['connection_s']:.1f}"),
+        ("Lambda invocations", lambda u: f"{sum(u['lambda_invocations'].values())}"),
+        ("Lambda time, ms (streaming function)", lambda u: f"{max(u['lambda_ms'].values()):,.0f}"),
+        ("Lambda GB-s (all functions, as deployed)", lambda u: f"{u['gb_seconds']:.3f}"),
+        ("DynamoDB requests", lambda u: f"{u['dynamodb_requests']}"),
+        (
+            "DynamoDB read / write request units",
+            lambda u: f"{u['dynamodb_read_units']:g} / {u['dynamodb_write_units']:g}",
+        ),
+        ("moto's reported ConsumedCapacity", lambda u: f"{u['moto_reported_capacity_units']:g}"),
+    )
+    for label, value in usage_rows:
+        rows.append(f"| {label} | " + " | ".join(value(designs[n]["usage"]) for n in names) + " |")
+    rows.append(f"| **cost of {section['answers']:,} answers** |" + " |" * len(names))
+    for key, label in _COST_LINES:
+        cells = [f"${designs[n]['cost'][key]:.4f}" for n in names]
+        if key in ("relay", "total"):
+            label, cells = f"**{label}**", [f"**{cell}**" for cell in cells]
+        rows.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)

@@ -26,6 +26,8 @@ from typing import Any
 import aiohttp
 from websockets.asyncio.client import ClientConnection, connect
 
+from bench.capacity import DynamoMeter, moto_item_lookup
+from bench.cost import AnswerUsage, message_units_of
 from bench.measure import (
     Checked,
     FirstTokenRun,
@@ -42,7 +44,7 @@ from bench.measure import (
     rounded,
     summarize_first_token,
 )
-from bench.plan import ENGINE, BenchPlan, Cell, Concurrency, FirstToken, Protocol, Variant
+from bench.plan import BASELINE, ENGINE, BenchPlan, Cell, Concurrency, FirstToken, Protocol, Usage, Variant
 from lambdas import config as relay_config
 from lambdas import env_vars
 from lambdas.routes import ROUTES, Route
@@ -50,6 +52,7 @@ from localgw import GatewayHandle, GatewayOptions, run_in_thread
 from localgw.console import Console
 from localgw.moto_server import RequestTap
 from localgw.simulator import REQUESTS_PATH, ReplyPlan, SimConversation, plan_reply
+from stacks.config import load_config
 
 Progress = Callable[[str], None]
 
@@ -539,6 +542,112 @@ async def _first_token_answer(handle: GatewayHandle, tap: RequestTap, label: str
     )
 
 
+# Usage: one answer at a time, each on a connection of its own (open, ask, close), for the relay and for seed 001's
+# per-chunk baseline; everything the gateway, the handlers and DynamoDB did from the open to the end of $disconnect
+# is that answer's. bench.cost turns it into dollars and ceilings.
+
+USAGE_USER = "bench-usage"
+INPUT_TOKENS = 100
+"""The question's input tokens, as the model would bill them (a short question; the simulator's are not real)."""
+
+
+def memory_by_route(routes: list[Route]) -> dict[str, int]:
+    """Each function's memory as the stack deploys it (cdk.json's context)."""
+    config = load_config()
+    memory = {
+        route.key: config.send_text_memory_mb if route.streaming else config.function_memory_mb for route in routes
+    }
+    return {**memory, "$authorizer": config.function_memory_mb}
+
+
+async def run_usage(setup: Usage, handle: GatewayHandle, progress: Progress, timeout_s: float) -> list[AnswerUsage]:
+    tap = dynamodb_tap(handle)
+    meter = DynamoMeter(moto_item_lookup)
+    tap.observers.append(meter)
+    tap.return_consumed_capacity = True
+    handle.faults.latency_ms = setup.latency_ms
+    memory = memory_by_route([*ROUTES, BASELINE_ROUTE])
+    usages: list[AnswerUsage] = []
+    try:
+        for repeat in range(setup.repeat):
+            for variant in (BASELINE, ENGINE):
+                text = question(f"usage {variant.name} {repeat}", setup.tokens, setup.rate, 400)
+                usage = await _usage_answer(handle, meter, variant, text, memory, timeout_s)
+                usages.append(usage)
+                progress(
+                    f"usage {variant.name:<8} {usage.frames:>4} posts, {usage.message_units} messages, "
+                    f"{usage.dynamodb_requests} DynamoDB requests ({usage.dynamodb_read_units:g} RRU, "
+                    f"{usage.dynamodb_write_units:g} WRU), {usage.gb_seconds:.2f} GB-s"
+                )
+    finally:
+        tap.observers.remove(meter)
+        tap.return_consumed_capacity = False
+        handle.faults.latency_ms = 0
+    return usages
+
+
+async def _usage_answer(
+    handle: GatewayHandle,
+    meter: DynamoMeter,
+    variant: Variant,
+    text: str,
+    memory: dict[str, int],
+    timeout_s: float,
+) -> AnswerUsage:
+    stats = handle.stats
+    request_id = f"usage-{time.monotonic_ns():x}"
+    invocations, durations, dynamo = stats.invocations(), stats.durations_ms(), meter.snapshot()
+    posted = _posted(handle)
+    opened = time.monotonic()
+    ws = await open_socket(handle, USAGE_USER)
+    try:
+        result = await exchange(ws, message_for(variant, text, request_id), variant.protocol, timeout_s)
+        # The answer's last writes (frames, quota settlement) come after its terminal frame.
+        await wait_until_idle(handle, variant.action, invocations.get(variant.action, 0) + 1, timeout_s)
+    finally:
+        await ws.close()
+    connection_s = time.monotonic() - opened
+    await wait_until_idle(handle, "$disconnect", invocations.get("$disconnect", 0) + 1, timeout_s)
+    answer = decode(
+        variant.protocol, result.sent_at, result.frames, request_id if variant.protocol == "relay" else None
+    )
+    reply = expected_reply(text)
+    if result.timed_out or answer.problems or answer.text != reply.text:
+        raise RuntimeError(f"usage answer of {variant.name!r} failed: {answer.problems or 'timeout or wrong text'}")
+    assert answer.terminal_at is not None
+    frames, frame_bytes = (now - before for now, before in zip(_posted(handle), posted, strict=True))
+    spent = {key: ms - durations.get(key, 0.0) for key, ms in stats.durations_ms().items()}
+    called = {key: n - invocations.get(key, 0) for key, n in stats.invocations().items()}
+    dynamodb = meter.snapshot().minus(dynamo)
+    answer_s = answer.terminal_at - answer.sent_at
+    return AnswerUsage(
+        design="relay" if variant.protocol == "relay" else "seed 001 (per chunk)",
+        output_tokens=reply.output_tokens,
+        input_tokens=INPUT_TOKENS,
+        client_messages=1,
+        frames=frames,
+        frame_bytes=frame_bytes,
+        message_units=message_units_of([len(frame.data.encode("utf-8")) for frame in result.frames]),
+        connection_s=round(connection_s, 3),
+        lambda_ms={key: round(ms, 1) for key, ms in spent.items() if called.get(key)},
+        lambda_invocations={key: n for key, n in called.items() if n},
+        lambda_memory_mb={key: memory[key] for key, n in called.items() if n},
+        dynamodb_read_units=dynamodb.read_units,
+        dynamodb_write_units=dynamodb.write_units,
+        dynamodb_requests=sum(dynamodb.requests.values()),
+        answer_s=round(answer_s, 3),
+        control_reads_per_s=round(dynamodb.requests.get("BatchGetItem", 0) / answer_s, 2) if answer_s else 0.0,
+        dynamodb_by_operation=dict(dynamodb.requests),
+        moto_reported_capacity_units=round(dynamodb.reported_units, 2),
+    )
+
+
+def _posted(handle: GatewayHandle) -> tuple[int, int]:
+    """(frames, bytes) every connection has been posted so far."""
+    tallies = handle.stats.all_posts().values()
+    return sum(t.frames for t in tallies), sum(t.bytes for t in tallies)
+
+
 # Cold init: what the relay's handler costs a fresh interpreter before its first answer, against bare boto3.
 # ours = `import lambdas.handlers.sendtext` + the three clients the handler creates on its first call (model,
 # @connections, DynamoDB); bare = `import boto3` + the same three clients with plain `boto3.client()`. Each side runs
@@ -651,6 +760,7 @@ class LiveResults:
     runs: list[GridRun]
     concurrency: ConcurrencyResult | None
     first_token: FirstTokenSummary | None
+    usage: list[AnswerUsage] = field(default_factory=list)
 
 
 async def run_live(plan: BenchPlan, handle: GatewayHandle, progress: Progress) -> LiveResults:
@@ -669,6 +779,14 @@ async def run_live(plan: BenchPlan, handle: GatewayHandle, progress: Progress) -
             latencies = ", ".join(f"{ms:g}" for ms in setup.ddb_latencies_ms)
             progress(f"first token: {setup.repeat} answers per DynamoDB latency ({latencies} ms), first token at 0 ms")
             first_token = await run_first_token(setup, handle, progress, plan.answer_timeout_s)
+        usage: list[AnswerUsage] = []
+        if plan.usage is not None:
+            setup_u = plan.usage
+            progress(
+                f"usage: {setup_u.repeat} answer(s) per design, {setup_u.tokens} tokens, R={setup_u.rate:g} "
+                f"L={setup_u.latency_ms:g}ms, each on its own connection"
+            )
+            usage = await run_usage(setup_u, handle, progress, plan.answer_timeout_s)
         concurrency = None
         if plan.concurrency is not None:
             setup_c = plan.concurrency
@@ -679,4 +797,4 @@ async def run_live(plan: BenchPlan, handle: GatewayHandle, progress: Progress) -
             concurrency = await run_concurrency(setup_c, handle, records, progress)
         await records.clear()
         runs = await run_grid(plan, handle, records, progress)
-    return LiveResults(runs, concurrency, first_token)
+    return LiveResults(runs, concurrency, first_token, usage)

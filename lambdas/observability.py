@@ -83,8 +83,10 @@ def new_metrics() -> EphemeralMetrics:
     return EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
 
 
-def count(name: str) -> None:
-    """Publish one occurrence of `name` now (EMF)."""
+def count(name: str, **dimensions: str) -> None:
+    """Publish one occurrence of `name` now (EMF), with `dimensions` besides the service."""
     metrics = new_metrics()
+    for key, value in dimensions.items():
+        metrics.add_dimension(name=key, value=value)
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
     metrics.flush_metrics()

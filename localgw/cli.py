@@ -42,6 +42,7 @@ _SETTINGS: dict[str, tuple[str, Any, Callable[[str], Any]]] = {
     "post_429_rate": ("LOCALGW_POST_429_RATE", 0.0, float),
     "seed": ("LOCALGW_SEED", 0, int),
     "ddb_port": ("LOCALGW_DDB_PORT", 0, int),
+    "dynamodb_endpoint": ("LOCALGW_DYNAMODB_ENDPOINT", None, str),
     "ddb_latency_ms": ("LOCALGW_DDB_LATENCY_MS", 0.0, float),
     "workers": ("LOCALGW_WORKERS", DEFAULT_WORKERS, int),
 }
@@ -108,6 +109,13 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     add("--seed", type=int, default=default("seed"), help="seed of the 429 draw (LOCALGW_SEED, default %(default)s)")
     add("--ddb-port", type=int, default=default("ddb_port"), help="port of moto's DynamoDB (LOCALGW_DDB_PORT; 0: free)")
     add(
+        "--dynamodb-endpoint",
+        default=default("dynamodb_endpoint"),
+        metavar="URL",
+        help="use this DynamoDB (DynamoDB Local, or a real endpoint with your credentials) instead of moto; the "
+        "table {stackName}-local is created there if missing (LOCALGW_DYNAMODB_ENDPOINT)",
+    )
+    add(
         "--ddb-latency-ms",
         type=float,
         default=default("ddb_latency_ms"),
@@ -155,6 +163,7 @@ def parse_options(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Gat
             post_429_rate=args.post_429_rate,
             fault_seed=args.seed,
             ddb_port=args.ddb_port,
+            dynamodb_endpoint=args.dynamodb_endpoint or None,
             ddb_latency_ms=args.ddb_latency_ms,
             workers=args.workers,
         )

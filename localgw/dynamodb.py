@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import boto3
@@ -46,45 +46,12 @@ class LocalDynamoDB:
     def create_table(self, table_name: str) -> None:
         """Create the relay's table with TTL on. moto keeps its data per Python process, not per server, so a second
         gateway in the same process (tests) finds the table already there and shares it."""
-        client = self.client()
-        try:
-            self._create(client, table_name)
-        except client.exceptions.ResourceInUseException:
-            return
-        client.update_time_to_live(
-            TableName=table_name,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": table_schema.TTL_ATTRIBUTE},
-        )
+        ensure_table(self.client(), table_name)
 
     @staticmethod
     def _create(client: Any, table_name: str) -> None:
-        client.create_table(
-            TableName=table_name,
-            KeySchema=[
-                {"AttributeName": table_schema.PARTITION_KEY, "KeyType": "HASH"},
-                {"AttributeName": table_schema.SORT_KEY, "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": name, "AttributeType": "S"}
-                for name in (
-                    table_schema.PARTITION_KEY,
-                    table_schema.SORT_KEY,
-                    table_schema.OWNER_INDEX_PARTITION_KEY,
-                    table_schema.OWNER_INDEX_SORT_KEY,
-                )
-            ],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": table_schema.OWNER_INDEX,
-                    "KeySchema": [
-                        {"AttributeName": table_schema.OWNER_INDEX_PARTITION_KEY, "KeyType": "HASH"},
-                        {"AttributeName": table_schema.OWNER_INDEX_SORT_KEY, "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        """The relay's table on `client` (tests/integration's moto fixture builds it so)."""
+        ensure_table(client, table_name)
 
     def call(self, function: Callable[[], T]) -> T:
         """Run `function` on the server's thread, between two requests: the only safe place to touch moto's tables
@@ -113,3 +80,57 @@ class LocalDynamoDB:
         if self._server is not None:
             self._server.stop()
             self._server = None
+
+
+def ensure_table(client: Any, table_name: str) -> bool:
+    """Create the relay's table (keys and index from lambdas/table_schema.py, as the stack defines it) with TTL on,
+    unless it exists; True when it was created. Waits until the table is ACTIVE (a real DynamoDB takes seconds)."""
+    try:
+        client.create_table(
+            TableName=table_name,
+            KeySchema=[
+                {"AttributeName": table_schema.PARTITION_KEY, "KeyType": "HASH"},
+                {"AttributeName": table_schema.SORT_KEY, "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": name, "AttributeType": "S"}
+                for name in (
+                    table_schema.PARTITION_KEY,
+                    table_schema.SORT_KEY,
+                    table_schema.OWNER_INDEX_PARTITION_KEY,
+                    table_schema.OWNER_INDEX_SORT_KEY,
+                )
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": table_schema.OWNER_INDEX,
+                    "KeySchema": [
+                        {"AttributeName": table_schema.OWNER_INDEX_PARTITION_KEY, "KeyType": "HASH"},
+                        {"AttributeName": table_schema.OWNER_INDEX_SORT_KEY, "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    except client.exceptions.ResourceInUseException:
+        return False
+    client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    client.update_time_to_live(
+        TableName=table_name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": table_schema.TTL_ATTRIBUTE},
+    )
+    return True
+
+
+def external_client(endpoint: str, region: str, current: Mapping[str, str]) -> Any:
+    """A DynamoDB client for `--dynamodb-endpoint`: the caller's credentials when there are any (a real table),
+    else the dummy ones DynamoDB Local accepts."""
+    credentials = {} if current.get("AWS_ACCESS_KEY_ID") or current.get("AWS_PROFILE") else DUMMY_CREDENTIALS
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=credentials.get("AWS_ACCESS_KEY_ID"),
+        aws_secret_access_key=credentials.get("AWS_SECRET_ACCESS_KEY"),
+    )

@@ -49,7 +49,9 @@ def handler_environment(
         env["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = gateway_url
         # Local endpoints ignore signatures, but botocore still needs some credentials to sign with. Real ones are
         # never replaced, and with `--upstream bedrock` nothing is added: real Bedrock needs the user's own.
-        if not current.get("AWS_ACCESS_KEY_ID"):
+        # A real table through --dynamodb-endpoint needs the profile's credentials: no dummy ones over them.
+        real_table = options.dynamodb_endpoint and current.get("AWS_PROFILE")
+        if not current.get("AWS_ACCESS_KEY_ID") and not real_table:
             env.update(DUMMY_CREDENTIALS)
     # A model alias per provider and format, all served by the simulator (localgw/local_catalogue.py); nothing when the
     # deployed catalogue applies (real Bedrock, or the user's own `models`).

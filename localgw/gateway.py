@@ -21,7 +21,7 @@ from localgw.authorization import validate_identity_sources
 from localgw.connections import Connection, ConnectionRegistry
 from localgw.connections_api import ConnectionsApi
 from localgw.console import Console
-from localgw.dynamodb import LocalDynamoDB
+from localgw.dynamodb import LocalDynamoDB, ensure_table, external_client
 from localgw.environment import EnvironmentPatch, handler_environment, resolve_region
 from localgw.faults import PostFaults
 from localgw.functions import authorizer_function, route_functions
@@ -120,12 +120,18 @@ class LocalGateway:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        if self.options.dynamodb:
+        dynamodb_url: str | None = None
+        if self.options.dynamodb_endpoint:
+            dynamodb_url = self.options.dynamodb_endpoint
+            client = external_client(dynamodb_url, self.region, os.environ)
+            await loop.run_in_executor(None, ensure_table, client, self.table_name)
+        elif self.options.dynamodb:
             self.dynamodb = LocalDynamoDB(
                 port=self.options.ddb_port, region=self.region, latency_ms=self.options.ddb_latency_ms
             )
             await loop.run_in_executor(None, self.dynamodb.start)
             await loop.run_in_executor(None, self.dynamodb.create_table, self.table_name)
+            dynamodb_url = self.dynamodb.url
         # Bind first: the handlers' environment names this port, and it must be in place before any handler module
         # is imported (Powertools reads POWERTOOLS_LOG_LEVEL when a module creates its Logger).
         sock = _listen(self.options.host, self.options.port)
@@ -137,7 +143,7 @@ class LocalGateway:
             table_name=self.table_name,
             gateway_url=self.url,
             stage=self.stage,
-            dynamodb_url=self.dynamodb.url if self.dynamodb else None,
+            dynamodb_url=dynamodb_url,
             current=os.environ,
         )
         self._apply_environment(environment)
@@ -262,6 +268,8 @@ class LocalGateway:
         else:
             upstream = "simulator not available (localgw.simulator is missing): model calls will fail"
         dynamodb = f"{self.dynamodb.url} (moto), table {self.table_name}" if self.dynamodb else "off"
+        if self.options.dynamodb_endpoint:
+            dynamodb = f"{self.options.dynamodb_endpoint} (--dynamodb-endpoint), table {self.table_name}"
         if self.authorizer and self.options.authorizer:
             sources = self.options.authorizer.identity_sources
             # No identity sources: the authorizer itself looks for ?token= or an Authorization: Bearer header.

@@ -23,9 +23,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import json
 import logging
 import sys
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -114,17 +116,63 @@ def call_wsgi(app: Any, environ: dict[str, Any]) -> web.Response:
     return response
 
 
+Observer = Callable[[str, bytes, bytes], None]
+"""Called with (operation, request body, response body) after moto answered, on the server's thread."""
+
+
 class RequestTap:
     """What every request passes through before moto sees it: `latency_ms` added (`--ddb-latency-ms`, the round trip
     a Lambda pays to DynamoDB on AWS; requests wait concurrently, as on a network; change it at any time), and
-    `counts`, the requests seen per operation (`GetItem`, ...) since the start, for the benchmark."""
+    `counts`, the requests seen per operation (`GetItem`, ...) since the start, for the benchmark.
+
+    `observers` see every request and its response (the benchmark's capacity accounting). With
+    `return_consumed_capacity` on, requests that do not ask for it get `ReturnConsumedCapacity: TOTAL` added, so the
+    responses carry moto's `ConsumedCapacity` (the handlers ignore the extra field)."""
 
     def __init__(self, latency_ms: float = 0.0) -> None:
         self.latency_ms = latency_ms
         self.counts: Counter[str] = Counter()
+        self.observers: list[Observer] = []
+        self.return_consumed_capacity = False
 
     def total(self) -> int:
         return sum(self.counts.values())
+
+    def request_body(self, operation: str, body: bytes) -> bytes:
+        if not self.return_consumed_capacity or operation not in CAPACITY_OPERATIONS:
+            return body
+        try:
+            document = json.loads(body)
+        except ValueError:
+            return body
+        if not isinstance(document, dict) or "ReturnConsumedCapacity" in document:
+            return body
+        document["ReturnConsumedCapacity"] = "TOTAL"
+        return json.dumps(document).encode()
+
+    def observe(self, operation: str, request: bytes, response: bytes) -> None:
+        for observer in self.observers:
+            try:
+                observer(operation, request, response)
+            except Exception:
+                _log.exception("a DynamoDB request observer failed")
+
+
+CAPACITY_OPERATIONS = frozenset(
+    {
+        "GetItem",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "Query",
+        "Scan",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "TransactGetItems",
+        "TransactWriteItems",
+    }
+)
+"""The item operations that take `ReturnConsumedCapacity`."""
 
 
 def moto_dynamodb_app(
@@ -137,13 +185,17 @@ def moto_dynamodb_app(
     tap = tap or RequestTap()
 
     async def handle(request: web.Request) -> web.Response:
-        body = await request.read()
-        tap.counts[request.headers.get("X-Amz-Target", "").rpartition(".")[2] or request.method] += 1
+        operation = request.headers.get("X-Amz-Target", "").rpartition(".")[2] or request.method
+        body = tap.request_body(operation, await request.read())
+        tap.counts[operation] += 1
         if tap.latency_ms > 0:
             await asyncio.sleep(tap.latency_ms / 1000)
         host, port = request.transport.get_extra_info("sockname")[:2] if request.transport else ("127.0.0.1", 0)
         # Synchronous on purpose: nothing else runs on this loop while moto answers.
-        return call_wsgi(moto, wsgi_environ(request, body, (host, port)))
+        response = call_wsgi(moto, wsgi_environ(request, body, (host, port)))
+        if tap.observers:
+            tap.observe(operation, body, response.body if isinstance(response.body, bytes) else b"")
+        return response
 
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app.router.add_route("*", "/{path:.*}", handle)

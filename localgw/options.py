@@ -93,6 +93,9 @@ class GatewayOptions:
     # Local backing services.
     dynamodb: bool = True
     """Start moto's DynamoDB server and create the table; tests of the gateway alone turn it off."""
+    dynamodb_endpoint: str | None = None
+    """An external DynamoDB (DynamoDB Local, or a real one's endpoint) the handlers use instead of moto; the table is
+    created there when missing. `dynamodb` (moto) is then not started."""
     ddb_port: int = 0
     ddb_latency_ms: float = 0.0
     """Added to every DynamoDB request (the round trip a Lambda pays on AWS); `LocalGateway.dynamodb.tap.latency_ms`."""
@@ -113,6 +116,8 @@ class GatewayOptions:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
         if self.workers < 1:
             raise ValueError(f"workers must be at least 1, got {self.workers}")
+        if self.dynamodb_endpoint is not None and not self.dynamodb_endpoint.startswith(("http://", "https://")):
+            raise ValueError(f"dynamodb_endpoint must be an http:// or https:// URL, got {self.dynamodb_endpoint!r}")
         if self.upstream not in ("simulated", "bedrock"):
             raise ValueError(f"upstream must be 'simulated' or 'bedrock', got {self.upstream!r}")
         for name in ("idle_timeout_seconds", "max_connection_seconds", "integration_timeout_seconds"):

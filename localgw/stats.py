@@ -39,6 +39,7 @@ class GatewayStats:
         self._posts: dict[str, PostTally] = {}
         self._invocations: Counter[str] = Counter()
         self._errors: Counter[str] = Counter()
+        self._durations_ms: Counter[str] = Counter()
         self.connections_opened = 0
         self.connections_closed = 0
 
@@ -58,9 +59,10 @@ class GatewayStats:
             tally = self._posts.get(connection_id, PostTally())
             self._posts[connection_id] = replace(tally, **{kind: getattr(tally, kind) + 1})
 
-    def invocation(self, route_key: str, *, failed: bool) -> None:
+    def invocation(self, route_key: str, *, failed: bool, duration_ms: float = 0.0) -> None:
         with self._lock:
             self._invocations[route_key] += 1
+            self._durations_ms[route_key] += duration_ms
             if failed:
                 self._errors[route_key] += 1
 
@@ -83,6 +85,11 @@ class GatewayStats:
     def invocations(self) -> dict[str, int]:
         with self._lock:
             return dict(self._invocations)
+
+    def durations_ms(self) -> dict[str, float]:
+        """Handler time per route key (the authorizer as `$authorizer`) since the start: Lambda's billed duration."""
+        with self._lock:
+            return dict(self._durations_ms)
 
     def errors(self) -> dict[str, int]:
         with self._lock:

@@ -129,7 +129,7 @@ class WebSocketEndpoint:
         if invocation is None:
             self._console.rejected(peer.connection_id, 500, "the authorizer timed out")
             return _json_response(500, "Internal server error")
-        self._stats.invocation("$authorizer", failed=invocation.failed)
+        self._stats.invocation("$authorizer", failed=invocation.failed, duration_ms=invocation.duration_ms)
         if invocation.failed:
             self._console.crashed(peer.connection_id, "authorizer crashed: handshake answered 500", invocation)
             return _json_response(500, "Internal server error")
@@ -154,7 +154,7 @@ class WebSocketEndpoint:
             limit = self._options.integration_timeout_seconds
             self._console.rejected(peer.connection_id, 504, f"$connect ran past the {limit:g} s integration timeout")
             return _json_response(504, "Endpoint request timed out")
-        self._stats.invocation("$connect", failed=invocation.failed)
+        self._stats.invocation("$connect", failed=invocation.failed, duration_ms=invocation.duration_ms)
         if invocation.failed:
             self._console.crashed(peer.connection_id, "$connect crashed: handshake answered 502", invocation)
             return _json_response(502, "Internal server error")
@@ -261,7 +261,7 @@ class WebSocketEndpoint:
         before = self._stats.posts(connection.connection_id)
         invocation = await self._invoker.invoke(self._functions[route_key], event)
         posts = self._stats.posts(connection.connection_id).minus(before)
-        self._stats.invocation(route_key, failed=invocation.failed)
+        self._stats.invocation(route_key, failed=invocation.failed, duration_ms=invocation.duration_ms)
         if invocation.failed:
             connection.send(error_frame("Internal server error", connection.connection_id, request_id), force=True)
         self._console.routed(connection.connection_id, route_key, invocation, posts)
@@ -280,7 +280,7 @@ class WebSocketEndpoint:
             reason=reason.reason,
         )
         invocation = await self._invoker.invoke(function, event)
-        self._stats.invocation("$disconnect", failed=invocation.failed)
+        self._stats.invocation("$disconnect", failed=invocation.failed, duration_ms=invocation.duration_ms)
         if invocation.failed:
             self._console.crashed(peer.connection_id, "$disconnect crashed", invocation)
         else:

@@ -38,6 +38,11 @@ _DOMAIN_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)
 _LAYER_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]{1,140}:\d{1,8}$")
 _CLOUDFRONT_CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[A-Za-z0-9-]+$")
 
+_EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
+_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
+UNRESERVED_CONCURRENCY_MIN = 100
+"""Lambda refuses a reservation that leaves less than this unreserved in the account."""
+
 # lambdas.auth.config's limit, repeated because that package imports PyJWT; tests/stack/test_stack_config.py pins it.
 MAX_AUTH_LEEWAY_SECONDS = 600
 # The only values CloudWatch Logs accepts for a log group's retention.
@@ -126,6 +131,25 @@ class RelayConfig:
     """Version of AWS's arm64 Lambda Web Adapter layer (`LambdaAdapterLayerArm64`) the HTTP function runs behind."""
     http_adapter_layer_arn: str = ""
     """A full layer ARN instead (another region's copy, a pinned build); empty = AWS's layer at that version."""
+    # Operations (stacks/constructs/operations.py): the dashboard is always there; the rest is opt-in or opt-out.
+    alarms: bool = True
+    """CloudWatch alarms on an encrypted SNS topic."""
+    alarm_email: str = ""
+    """An address subscribed to the alarm topic (it confirms by mail); empty = no subscription."""
+    alarm_answer_error_rate_percent: float = 5.0
+    """Alarm when more than this share of answers end in an error over 5 minutes."""
+    alarm_first_token_p95_ms: int = 5000
+    """Alarm when the 95th percentile time to first token is above this over 5 minutes."""
+    alarm_concurrency_percent: int = 80
+    """Alarm when concurrent executions reach this share of the reserved (or account) concurrency."""
+    account_concurrency_limit: int = 1000
+    """The account's Lambda concurrency quota in the region (what the concurrency alarm compares against)."""
+    send_text_reserved_concurrency: int = 0
+    """Reserved concurrency of the streaming function: a hard cap on answers in flight (0 = none)."""
+    table_kms_key: str = ""
+    """The table's KMS key: empty = AWS-owned/managed, `create` = a new customer-managed key, or a key ARN."""
+    tracing: bool = False
+    """X-Ray active tracing on the functions (Powertools Tracer)."""
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> RelayConfig:
@@ -202,6 +226,7 @@ class RelayConfig:
                 f"httpAdapterLayerArn {self.http_adapter_layer_arn!r}: a layer version ARN such as "
                 "arn:aws:lambda:us-east-1:753240598075:layer:LambdaAdapterLayerArm64:26"
             )
+        self._validate_operations()
 
     def _validate_catalogue(self) -> None:
         try:
@@ -275,6 +300,26 @@ class RelayConfig:
                 f"webClientCertificateArn {certificate!r}: an ACM certificate ARN in us-east-1 "
                 "(the only region CloudFront takes certificates from)"
             )
+
+    def _validate_operations(self) -> None:
+        if self.alarm_email and not _EMAIL.match(self.alarm_email):
+            raise ConfigError(f"alarmEmail {self.alarm_email!r}: one e-mail address such as ops@example.com")
+        if self.alarm_email and not self.alarms:
+            raise ConfigError("alarmEmail subscribes to the alarms' topic: it needs alarms=true")
+        _range("alarmAnswerErrorRatePercent", self.alarm_answer_error_rate_percent, 0.1, 100)
+        _range("alarmFirstTokenP95Ms", self.alarm_first_token_p95_ms, 100, 600_000)
+        _range("alarmConcurrencyPercent", self.alarm_concurrency_percent, 1, 100)
+        _range("accountConcurrencyLimit", self.account_concurrency_limit, 10, 1_000_000)
+        # Lambda keeps 100 of the account's concurrency unreserved: a larger reservation fails the deployment.
+        _range(
+            "sendTextReservedConcurrency",
+            self.send_text_reserved_concurrency,
+            0,
+            max(0, self.account_concurrency_limit - UNRESERVED_CONCURRENCY_MIN),
+        )
+        key = self.table_kms_key
+        if key and key != "create" and not _KMS_KEY_ARN.match(key):
+            raise ConfigError(f"tableKmsKey {key!r}: empty, `create`, or a KMS key ARN (arn:aws:kms:...:key/...)")
 
     def function_environment(self, table_name: str, *, catalogue: bool = True, quotas: bool = True) -> dict[str, str]:
         """The relay functions' environment, deployed or local. localgw runs every handler in one process and takes

@@ -17,6 +17,7 @@ from stacks.config import RelayConfig
 from stacks.constructs import RelayAuth, RelayFunctions, RelayTable, RelayWebSocketApi
 from stacks.constructs.bundling import lambda_code
 from stacks.constructs.openai_http import OpenAiHttpApi
+from stacks.constructs.operations import RelayOperations
 from stacks.constructs.web_client import WebClient, client_settings
 from stacks.model_grants import Grant, catalogue_grants
 from stacks.nag import acknowledge
@@ -55,7 +56,7 @@ class RelayStack(Stack):
         removal = RemovalPolicy.RETAIN if config.removal_policy == "retain" else RemovalPolicy.DESTROY
         code = lambda_code()
 
-        storage = RelayTable(self, "Storage", removal_policy=removal)
+        storage = RelayTable(self, "Storage", removal_policy=removal, kms_key=config.table_kms_key)
         self.table = storage.table
         functions = RelayFunctions(
             self,
@@ -114,6 +115,21 @@ class RelayStack(Stack):
                 model_statements=[_statement(grant) for grant in grants],
                 removal_policy=removal,
             )
+
+        # Dashboard, alarms, reserved concurrency, tracing, the table key's grants (stacks/constructs/operations.py).
+        self.operations = RelayOperations(
+            self,
+            "Operations",
+            config=config,
+            routes=routes,
+            functions=self.functions,
+            authorizer=self.authorizer_function,
+            table=self.table,
+            api=self.api.api,
+            http_api=self.openai_http.api if self.openai_http else None,
+            http_function=self.openai_http.function if self.openai_http else None,
+            http_authorizer=self.openai_http.authorizer_function if self.openai_http else None,
+        )
 
         CfnOutput(self, "WebSocketUrl", value=self.api.url, description="wss:// URL clients connect to")
         CfnOutput(self, "ConnectionsUrl", value=self.api.connections_url, description="@connections management URL")

@@ -24,6 +24,7 @@ from lambdas.delivery.retry import RetryPolicy
 from lambdas.observability import count, logger
 from lambdas.protocol import ErrorCode, error_frame
 from lambdas.store import Store
+from lambdas.tracing import span
 
 _RETURN_MARGIN_S = 0.5
 """Time kept back from the Lambda's remaining time while waiting for the last frames to be posted."""
@@ -51,10 +52,11 @@ class Answering:
         config = settings()
         remaining_s = context.get_remaining_time_in_millis() / 1000
         try:
-            admitted = self._admission.admit(event, config, remaining_s, started)
+            with span("admission"):
+                admitted = self._admission.admit(event, config, remaining_s, started)
         except Rejected as rejection:
-            count("RejectedRequests")
             frame = rejection.frame
+            count("RejectedRequests", code=frame["code"])
             logger.info("request rejected", extra={"code": frame["code"], "field": frame.get("field")})
             reply(event, frame)
             return
@@ -99,14 +101,18 @@ class Answering:
         outcome = Outcome(status="error", error_code=ErrorCode.INTERNAL)
         try:
             delivery.start(accepted.alias, conversationId=accepted.conversation_id)
-            outcome = relay(accepted.provider.stream(accepted.model_request()), delivery, guards, started_at=started)
+            with span("model stream"):
+                outcome = relay(
+                    accepted.provider.stream(accepted.model_request()), delivery, guards, started_at=started
+                )
         except Exception:
             logger.exception("answer failed inside the relay")
             message = "The relay failed; the answer is incomplete."
             delivery.finish(
                 lambda seq: error_frame(ErrorCode.INTERNAL, message, request_id=accepted.request_id, seq=seq)
             )
-        finish.close(outcome, time_left)
+        with span("finish"):
+            finish.close(outcome, time_left)
         report(event, accepted.alias, outcome, delivery, started)
 
     @staticmethod

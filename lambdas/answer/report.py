@@ -11,6 +11,22 @@ from lambdas.answer.relay import Outcome
 from lambdas.delivery.engine import Delivery
 from lambdas.observability import logger, new_metrics
 
+# How an answer ended, beside `done`: the status when the client left or cancelled, else the stop reason.
+_ENDING_STATUSES = frozenset({"cancelled", "gone", "delivery_failed"})
+_ENDING_STOP_REASONS = frozenset({"cancelled", "time_limit"})
+
+
+def ending(outcome: Outcome) -> str:
+    """The `ending` dimension of `AnswersEnded`: an error code, `cancelled`, `gone`, `delivery_failed`, `time_limit`
+    or `done` — a handful of values, so one metric each (CloudWatch bills per metric)."""
+    if outcome.error_code:
+        return str(outcome.error_code)
+    if outcome.status in _ENDING_STATUSES:
+        return outcome.status
+    if outcome.stop_reason in _ENDING_STOP_REASONS:
+        return str(outcome.stop_reason)
+    return "done"
+
 
 def report(event: dict[str, Any], model: str, outcome: Outcome, delivery: Delivery, started: float) -> None:
     stats = delivery.stats
@@ -35,6 +51,7 @@ def report(event: dict[str, Any], model: str, outcome: Outcome, delivery: Delive
     if outcome.error_code:
         metrics.add_metric(name="AnswerErrors", unit=MetricUnit.Count, value=1)
     metrics.flush_metrics()
+    _report_service_totals(outcome, first_token_ms, stats.posts)
     logger.info(
         "answer",
         extra={
@@ -61,3 +78,19 @@ def report(event: dict[str, Any], model: str, outcome: Outcome, delivery: Delive
             "upstreamClosedEarly": outcome.upstream_closed_early,
         },
     )
+
+
+def _report_service_totals(outcome: Outcome, first_token_ms: int | None, posts: int) -> None:
+    """The same figures over every model (the service dimension alone), which the stack's alarms watch (an alarm
+    cannot add up one metric per model), and the answer's ending (the dashboard's endings graph)."""
+    totals = new_metrics()
+    totals.add_metric(name="Answers", unit=MetricUnit.Count, value=1)
+    totals.add_metric(name="AnswerErrors", unit=MetricUnit.Count, value=int(bool(outcome.error_code)))
+    totals.add_metric(name="Posts", unit=MetricUnit.Count, value=posts)
+    if first_token_ms is not None:
+        totals.add_metric(name="TimeToFirstToken", unit=MetricUnit.Milliseconds, value=first_token_ms)
+    totals.flush_metrics()
+    endings = new_metrics()
+    endings.add_dimension(name="ending", value=ending(outcome))
+    endings.add_metric(name="AnswersEnded", unit=MetricUnit.Count, value=1)
+    endings.flush_metrics()

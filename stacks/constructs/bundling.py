@@ -19,6 +19,8 @@ from aws_cdk import aws_lambda as lambda_
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LAMBDAS_DIR = REPO_ROOT / "lambdas"
 REQUIREMENTS = LAMBDAS_DIR / "requirements.txt"
+NO_DEPS_REQUIREMENTS = LAMBDAS_DIR / "requirements-nodeps.txt"
+"""Installed with --no-deps: their dependencies (botocore) come with the Lambda runtime."""
 
 BUNDLING_STACKS_CONTEXT = "aws:cdk:bundling-stacks"
 """The CDK's own switch: `[]` skips every asset's bundling. The CLI refuses `-c aws:...` keys, hence `skipBundling`."""
@@ -41,9 +43,15 @@ class BundlingError(RuntimeError):
 class LocalPythonBundling:
     """Builds the asset on the host: pip fetches arm64 wheels, then the `lambdas` package is copied next to them."""
 
-    def __init__(self, source: Path = LAMBDAS_DIR, requirements: Path = REQUIREMENTS) -> None:
+    def __init__(
+        self,
+        source: Path = LAMBDAS_DIR,
+        requirements: Path = REQUIREMENTS,
+        no_deps_requirements: Path | None = NO_DEPS_REQUIREMENTS,
+    ) -> None:
         self._source = source
         self._requirements = requirements
+        self._no_deps_requirements = no_deps_requirements
 
     def try_bundle(self, output_dir: str, *, image: Any = None, **_options: Any) -> bool:
         out = Path(output_dir)
@@ -53,14 +61,14 @@ class LocalPythonBundling:
         return True
 
     def _install_requirements(self, out: Path) -> None:
-        command = [
-            *pip_install_command(self._requirements, out),
-            "--quiet",
-            "--disable-pip-version-check",
-        ]
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise BundlingError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stderr.strip()}")
+        commands = [pip_install_command(self._requirements, out)]
+        if self._no_deps_requirements is not None and self._no_deps_requirements.exists():
+            commands.append([*pip_install_command(self._no_deps_requirements, out), "--no-deps"])
+        for pip in commands:
+            command = [*pip, "--quiet", "--disable-pip-version-check"]
+            result = subprocess.run(command, capture_output=True, text=True, check=False)
+            if result.returncode != 0:
+                raise BundlingError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stderr.strip()}")
 
 
 def pip_install_command(requirements: Path, target: Path) -> list[str]:
@@ -97,6 +105,7 @@ def lambda_code() -> lambda_.Code:
                 "bash",
                 "-c",
                 "pip install --no-compile -r requirements.txt -t /asset-output"
+                " && pip install --no-compile --no-deps -r requirements-nodeps.txt -t /asset-output"
                 " && mkdir -p /asset-output/lambdas"
                 " && cp -r . /asset-output/lambdas"
                 " && rm -rf /asset-output/lambdas/tests && find /asset-output/lambdas -name __pycache__ -prune"

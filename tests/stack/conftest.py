@@ -166,3 +166,21 @@ def catalogue_synth() -> Synth:
 def extended_synth() -> Synth:
     """A route added to ROUTES and an authorizer set in lambdas.routes, with no other edit."""
     return synth(routes=(*ROUTES, EXTRA_ROUTE), authorizer=TEST_AUTHORIZER)
+
+
+TABLE_KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+OPERATIONS_OVERRIDES: Mapping[str, str] = {
+    # Every operations switch away from its default (stacks/constructs/operations.py).
+    "alarmEmail": "ops@example.com",
+    "alarmAnswerErrorRatePercent": "2.5",
+    "alarmFirstTokenP95Ms": "3000",
+    "alarmConcurrencyPercent": "90",
+    "sendTextReservedConcurrency": "50",
+    "tableKmsKey": "create",
+    "tracing": "true",
+}
+
+
+@pytest.fixture(scope="session")
+def operations_synth() -> Synth:
+    return synth(OPERATIONS_OVERRIDES)

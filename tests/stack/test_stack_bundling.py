@@ -54,6 +54,9 @@ def test_synth_bundles_the_asset_locally(tmp_path: Path) -> None:
     assert (root / "aws_lambda_powertools").is_dir()
     assert [p.name for p in root.glob("msgspec/_core.cpython-313-aarch64-linux-gnu.so")]
     assert not (root / "pydantic").exists(), "pydantic is a test-only dependency now; the asset must not carry it"
+    # The X-Ray SDK for `-c tracing=true` is there, without a botocore of its own to shadow the runtime's.
+    assert (root / "aws_xray_sdk").is_dir()
+    assert not (root / "botocore").exists() and not (root / "boto3").exists()
     assert not list(root.rglob("__pycache__"))
     assert not (root / "lambdas" / "tests").exists()
     # The HTTP function's handler is a start-up script the Lambda Web Adapter executes, with its web server's wheels.

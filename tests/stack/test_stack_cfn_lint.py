@@ -13,7 +13,15 @@ from tests.stack.conftest import Synth
 
 @pytest.mark.parametrize(
     "variant",
-    ["default_synth", "overridden_synth", "global_profile_synth", "extended_synth", "oidc_synth", "catalogue_synth"],
+    [
+        "default_synth",
+        "overridden_synth",
+        "global_profile_synth",
+        "extended_synth",
+        "oidc_synth",
+        "catalogue_synth",
+        "operations_synth",
+    ],
 )
 def test_template_has_no_cfn_lint_errors(variant: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     synthesized: Synth = request.getfixturevalue(variant)

@@ -22,7 +22,9 @@ from tests.stack.conftest import (
     EXTRA_ROUTE,
     GLOBAL_PROFILE_ID,
     OIDC_OVERRIDES,
+    OPERATIONS_OVERRIDES,
     OVERRIDES,
+    TABLE_KEY_ARN,
     TEST_AUTHORIZER,
     Synth,
 )
@@ -67,8 +69,19 @@ def _nag_findings(
         (None, True),
         (OIDC_OVERRIDES, False),
         (CATALOGUE_OVERRIDES, False),
+        (OPERATIONS_OVERRIDES, False),
+        ({"alarms": "false", "tableKmsKey": TABLE_KEY_ARN}, False),
     ],
-    ids=["default", "overridden", "global-profile", "authorizer-and-extra-route", "oidc", "catalogue"],
+    ids=[
+        "default",
+        "overridden",
+        "global-profile",
+        "authorizer-and-extra-route",
+        "oidc",
+        "catalogue",
+        "operations",
+        "no-alarms-own-key",
+    ],
 )
 def test_synth_passes_the_aws_solutions_pack(
     tmp_path: Path, overrides: Mapping[str, Any] | None, extended: bool

@@ -348,3 +348,13 @@ def test_quick_benchmark_delivers_every_answer_and_writes_its_files(tmp_path: Pa
     assert all(row["dynamodb_requests_per_answer_median"] > 0 for row in first_token["rows"])
     assert first_token["before"]["commit"] == "ca54855"
     assert (tmp_path / "results.png").read_bytes().startswith(b"\x89PNG")
+    # Usage and cost: both designs measured the same way, the relay with fewer posts and more table work.
+    designs = results["cost"]["designs"]
+    relay, seed = designs["relay"], designs["seed 001 (per chunk)"]
+    assert relay["usage"]["frames"] < seed["usage"]["frames"]
+    assert relay["usage"]["dynamodb_requests"] > seed["usage"]["dynamodb_requests"] > 0
+    assert set(relay["usage"]["lambda_invocations"]) == {"$authorizer", "$connect", "sendtext", "$disconnect"}
+    assert relay["usage"]["dynamodb_write_units"] > 0 and relay["usage"]["moto_reported_capacity_units"] > 0
+    assert relay["cost"]["total"] == pytest.approx(relay["cost"]["relay"] + relay["cost"]["model"], abs=1e-5)
+    assert [row["users"] for row in relay["ceilings"]] == [10, 100, 1000, 10_000]
+    assert "Usage per answer and cost of 1,000 answers" in done.stdout

@@ -57,3 +57,42 @@ def test_an_answer_publishes_its_figures_as_emf_and_one_log_line(emitted):
     assert metrics["OutputTokens"] in (4, [4.0], 4.0)
     assert log["posts"] == 3 and log["outputTokens"] == 4 and log["firstTokenMs"] >= 200
     assert "secret" not in json.dumps(log, default=str) and "secret" not in json.dumps(metrics)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "expected"),
+    [
+        (Outcome(stop_reason="end_turn"), "done"),
+        (Outcome(status="error", error_code="model_error"), "model_error"),
+        (Outcome(status="cancelled", stop_reason="cancelled"), "cancelled"),
+        (Outcome(status="gone"), "gone"),
+        (Outcome(stop_reason="time_limit"), "time_limit"),
+    ],
+)
+def test_every_answer_is_counted_once_by_how_it_ended_and_over_all_models(emitted_blobs, outcome, expected):
+    poster = RecordingPoster()
+    delivery = Delivery(poster, "req-1", DeliveryOptions(coalesce_s=0))
+    started = time.monotonic()
+
+    report({"requestContext": {"connectionId": "c"}}, "claude", outcome, delivery, started)
+
+    blobs = emitted_blobs()
+    # The dashboard's endings graph: one AnswersEnded per answer, by ending.
+    (ended,) = [blob for blob in blobs if "AnswersEnded" in blob]
+    assert ended["ending"] == expected and "model" not in ended
+    # The alarms' figures: the same answer without the model dimension (an alarm cannot add up per-model metrics).
+    (totals,) = [blob for blob in blobs if "Answers" in blob and "model" not in blob]
+    failed = expected not in ("done", "cancelled", "gone", "time_limit")
+    assert totals["AnswerErrors"] in ([float(failed)], float(failed))
+    assert totals["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service"]]
+
+
+@pytest.fixture
+def emitted_blobs(monkeypatch, capsys):
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+
+    def read() -> list[dict]:
+        lines = capsys.readouterr().out.splitlines()
+        return [json.loads(line) for line in lines if line.startswith("{") and '"_aws"' in line]
+
+    return read
