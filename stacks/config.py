@@ -142,6 +142,14 @@ class RelayConfig:
     """Alarm when the 95th percentile time to first token is above this over 5 minutes."""
     alarm_concurrency_percent: int = 80
     """Alarm when concurrent executions reach this share of the reserved (or account) concurrency."""
+    alarm_streaming_errors: int = 1
+    """Alarm when the streaming function fails (crash or timeout) this many times in 5 minutes."""
+    alarm_streaming_throttles: int = 1
+    """Alarm when the streaming function is throttled this many times in 5 minutes."""
+    alarm_dynamodb_throttles: int = 1
+    """Alarm when the table throttles this many requests (read + write) in 5 minutes."""
+    alarm_api_server_errors: int = 5
+    """Alarm when API Gateway (and the HTTP API) answer this many server errors in 5 minutes."""
     account_concurrency_limit: int = 1000
     """The account's Lambda concurrency quota in the region (what the concurrency alarm compares against)."""
     send_text_reserved_concurrency: int = 0
@@ -309,6 +317,9 @@ class RelayConfig:
         _range("alarmAnswerErrorRatePercent", self.alarm_answer_error_rate_percent, 0.1, 100)
         _range("alarmFirstTokenP95Ms", self.alarm_first_token_p95_ms, 100, 600_000)
         _range("alarmConcurrencyPercent", self.alarm_concurrency_percent, 1, 100)
+        for count in ("alarm_streaming_errors", "alarm_streaming_throttles", "alarm_dynamodb_throttles"):
+            _range(_camel(count), getattr(self, count), 1, 1_000_000)
+        _range("alarmApiServerErrors", self.alarm_api_server_errors, 1, 1_000_000)
         _range("accountConcurrencyLimit", self.account_concurrency_limit, 10, 1_000_000)
         # Lambda keeps 100 of the account's concurrency unreserved: a larger reservation fails the deployment.
         _range(

@@ -393,13 +393,13 @@ class RelayOperations(Construct):
             (
                 "StreamingErrors",
                 fn.metric_errors(period=PERIOD),
-                1,
+                config.alarm_streaming_errors,
                 "The streaming function failed (crashed or timed out): answers ended without their last frames.",
             ),
             (
                 "StreamingThrottles",
                 fn.metric_throttles(period=PERIOD),
-                1,
+                config.alarm_streaming_throttles,
                 "The streaming function was throttled: requests were refused for lack of concurrency.",
             ),
             (
@@ -423,7 +423,7 @@ class RelayOperations(Construct):
             (
                 "DynamoDbThrottles",
                 self._dynamodb_throttles(PERIOD),
-                1,
+                config.alarm_dynamodb_throttles,
                 "The table throttled requests (on-demand tables throttle past twice their previous peak, or at the "
                 "account's table limits).",
             ),
@@ -437,8 +437,9 @@ class RelayOperations(Construct):
             (
                 "ApiServerErrors",
                 self._api_server_errors(PERIOD),
-                5,
-                "API Gateway answered with server errors (ExecutionError or IntegrationError) 5 times or more.",
+                config.alarm_api_server_errors,
+                "API Gateway answered with server errors (ExecutionError or IntegrationError) "
+                f"{config.alarm_api_server_errors} times or more.",
             ),
         ]
         if self._http_api is not None:
@@ -446,8 +447,9 @@ class RelayOperations(Construct):
                 (
                     "HttpApiServerErrors",
                     self._http_api.metric_server_error(period=PERIOD),
-                    5,
-                    "The OpenAI-compatible HTTP API answered 5xx 5 times or more (its function failed or timed out).",
+                    config.alarm_api_server_errors,
+                    f"The OpenAI-compatible HTTP API answered 5xx {config.alarm_api_server_errors} times or more "
+                    "(its function failed or timed out).",
                 )
             )
         alarms: dict[str, cloudwatch.Alarm] = {}

@@ -192,6 +192,10 @@ def test_alarm_thresholds_come_from_the_context(default_synth: Synth, operations
     assert "Dimensions" not in default["ConcurrencyNearLimit"]
     assert tuned["ConcurrencyNearLimit"]["Threshold"] == 45
     assert tuned["ConcurrencyNearLimit"]["Dimensions"][0]["Name"] == "FunctionName"
+    counts = {"StreamingErrors": (1, 3), "StreamingThrottles": (1, 4), "DynamoDbThrottles": (1, 6)}
+    counts |= {"ApiServerErrors": (5, 20), "HttpApiServerErrors": (5, 20)}
+    for name, (by_default, set_by_context) in counts.items():
+        assert (default[name]["Threshold"], tuned[name]["Threshold"]) == (by_default, set_by_context), name
 
 
 def test_alarm_email_subscribes_the_address(operations_synth: Synth) -> None:
@@ -302,6 +306,8 @@ def test_the_table_key_is_aws_managed_created_or_given(default_synth: Synth, ope
         ({"sendTextReservedConcurrency": "950"}, "sendTextReservedConcurrency"),
         ({"tableKmsKey": "alias/relay"}, "tableKmsKey"),
         ({"alarmConcurrencyPercent": "0"}, "alarmConcurrencyPercent"),
+        ({"alarmStreamingErrors": "0"}, "alarmStreamingErrors"),
+        ({"alarmApiServerErrors": "-1"}, "alarmApiServerErrors"),
     ],
 )
 def test_invalid_operations_settings_name_the_key(overrides: dict[str, str], message: str) -> None:
