@@ -15,6 +15,8 @@ from lambdas import env_vars
 
 # API Gateway closes a connection after 2 h; the slack keeps the item until $disconnect has surely run.
 DEFAULT_CONNECTION_TTL_SECONDS = 2 * 3600 + 600
+DEFAULT_MAX_TOKENS = 4096
+"""`maxTokens` when the client gives none: a 1024-token cap cut ordinary answers of current models mid-sentence."""
 
 
 def env_int(name: str, default: int) -> int:
@@ -50,7 +52,11 @@ class Tunable:
 
 
 TUNABLES: tuple[Tunable, ...] = (
-    Tunable("max_text_chars", env_vars.MAX_TEXT_CHARS, 32_000, 1, 120_000, "longest `text` a client may send"),
+    Tunable(
+        "max_text_chars", env_vars.MAX_TEXT_CHARS, 200_000, 1, 500_000, "longest `text` a client may send (all parts)"
+    ),
+    Tunable("max_parts", env_vars.MAX_PARTS, 64, 1, 256, "most `sendtext` parts one text may be sent in"),
+    Tunable("parts_ttl_seconds", env_vars.PARTS_TTL_SECONDS, 300, 30, 3600, "how long an incomplete upload is kept"),
     Tunable("coalesce_ms", env_vars.COALESCE_MS, 50, 0, 1000, "longest time text waits to join the next frame"),
     Tunable("coalesce_max_chars", env_vars.COALESCE_MAX_CHARS, 4096, 64, 8192, "pending text posted without waiting"),
     Tunable(
@@ -96,13 +102,17 @@ class Settings:
     conversation_ttl_seconds: int
     history_max_chars: int
     """Budget of earlier turns sent to the model; the oldest whole turns are dropped first."""
+    max_parts: int
+    """Most `sendtext` messages one text may be split into (`part`/`parts`)."""
+    parts_ttl_seconds: int
+    """How long the parts of an incomplete upload are kept; a part after that is refused as expired."""
 
     @classmethod
     def from_env(cls) -> Settings:
         return cls(
             table_name=os.environ.get(env_vars.TABLE_NAME, ""),
             model_id=os.environ.get(env_vars.MODEL_ID, ""),
-            max_tokens_default=env_int(env_vars.MAX_TOKENS_DEFAULT, 1024),
+            max_tokens_default=env_int(env_vars.MAX_TOKENS_DEFAULT, DEFAULT_MAX_TOKENS),
             max_tokens_limit=env_int(env_vars.MAX_TOKENS_LIMIT, 8192),
             connections_endpoint=os.environ.get(env_vars.CONNECTIONS_ENDPOINT) or None,
             connection_ttl_seconds=env_int(env_vars.CONNECTION_TTL_SECONDS, DEFAULT_CONNECTION_TTL_SECONDS),

@@ -19,6 +19,13 @@ MODEL_ID: Final = "RELAY_MODEL_ID"
 MAX_TOKENS_DEFAULT: Final = "RELAY_MAX_TOKENS_DEFAULT"
 MAX_TOKENS_LIMIT: Final = "RELAY_MAX_TOKENS_LIMIT"
 MAX_TEXT_CHARS: Final = "RELAY_MAX_TEXT_CHARS"
+MAX_PARTS: Final = "RELAY_MAX_PARTS"
+PARTS_TTL_SECONDS: Final = "RELAY_PARTS_TTL_SECONDS"
+
+# Attachments (lambdas/attachments).
+ATTACHMENTS_BUCKET: Final = "RELAY_ATTACHMENTS_BUCKET"
+"""The private bucket attachments are uploaded to; empty: the `attach` action is off."""
+ATTACHMENT_TTL_DAYS: Final = "RELAY_ATTACHMENT_TTL_DAYS"
 
 # Delivery and the answer's guards.
 COALESCE_MS: Final = "RELAY_COALESCE_MS"

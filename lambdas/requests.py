@@ -20,6 +20,9 @@ from lambdas.protocol import REQUEST_ID_PATTERN
 
 RequestId = Annotated[str, Meta(pattern=REQUEST_ID_PATTERN)]
 ConversationId = Annotated[str, Meta(pattern=REQUEST_ID_PATTERN)]
+AttachmentId = Annotated[str, Meta(pattern=REQUEST_ID_PATTERN)]
+MAX_ATTACHMENTS = 25
+"""Attachment ids one `sendtext` may name: the most images (20) and documents (5) a model request takes."""
 MAX_SYSTEM_CHARS = 32_000
 ECHO_CHARS = 100
 """The most characters of a client's input any reply repeats back (a field name, an action, a value)."""
@@ -54,11 +57,27 @@ class SendText(Schema):
     toolChoice: str | dict[str, Any] | None = None
     toolResults: list[Any] | None = None
     reasoning: bool | dict[str, Any] | None = None
+    # Long texts and attachments (issue 15).
+    attachments: Annotated[list[AttachmentId], Meta(min_length=1, max_length=MAX_ATTACHMENTS)] | None = None
+    """Ids from `attach` uploads, sent to the model with the text (lambdas/attachments)."""
+    part: Annotated[int, Meta(ge=0)] | None = None
+    """A long text sent as several messages: this message's 0-based index (lambdas/answer/parts.py)."""
+    parts: Annotated[int, Meta(ge=1)] | None = None
+    """How many messages the text is sent in; every part names the same `parts` and `requestId`."""
 
     def __post_init__(self) -> None:
         if not self.text and self.toolResults is None:
             # msgspec turns this into its own "missing field" refusal, worded as for any required field.
             raise ValueError("Object missing required field `text`")
+
+
+class Attach(Schema):
+    """`attach`: ask for an upload URL (an S3 presigned POST) for one file."""
+
+    action: Literal["attach"]
+    fileName: Annotated[str, Meta(min_length=1, max_length=255)]
+    contentType: Annotated[str, Meta(min_length=1, max_length=255)]
+    size: Annotated[int, Meta(ge=1)]
 
 
 class Cancel(Schema):
@@ -167,7 +186,27 @@ def parse_sendtext(message: dict[str, Any]) -> SendText:
         )
     if request.maxTokens is not None and request.maxTokens > limits.max_tokens_limit:
         raise BadRequestError(f"maxTokens: at most {limits.max_tokens_limit}", "maxTokens", request.requestId)
+    _check_parts(request, limits.max_parts)
+    if request.attachments is not None and len(set(request.attachments)) != len(request.attachments):
+        raise BadRequestError("attachments: an id is named twice", "attachments", request.requestId)
     return request
+
+
+def _check_parts(request: SendText, max_parts: int) -> None:
+    """`part` and `parts` come together, with a requestId, and the index is within the count."""
+    if request.part is None and request.parts is None:
+        return
+    if request.parts is None:
+        raise BadRequestError("parts: required with part", "parts", request.requestId)
+    if request.part is None:
+        raise BadRequestError("part: required with parts", "part", request.requestId)
+    if request.requestId is None:
+        raise BadRequestError("requestId: required when a text is sent in parts", "requestId")
+    if request.parts > max_parts:
+        raise BadRequestError(f"parts: at most {max_parts}", "parts", request.requestId)
+    if request.part >= request.parts:
+        message = f"part: {request.part} is out of range for {request.parts} parts (0 to {request.parts - 1})"
+        raise BadRequestError(message, "part", request.requestId)
 
 
 # msgspec's messages for a flat object: "Expected `int` >= 1 - at `$.maxTokens`", "Object contains unknown field

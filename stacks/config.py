@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from lambdas import env_vars
 from lambdas.catalogue import Catalogue, CatalogueError, load_catalogue, to_env_value
-from lambdas.config import DEFAULT_CONNECTION_TTL_SECONDS, TUNABLES, TUNING_DEFAULTS
+from lambdas.config import DEFAULT_CONNECTION_TTL_SECONDS, DEFAULT_MAX_TOKENS, TUNABLES, TUNING_DEFAULTS
 from stacks.model_grants import catalogue_grants, targets
 
 CDK_JSON = Path(__file__).resolve().parents[1] / "cdk.json"
@@ -64,7 +64,7 @@ class RelayConfig:
     model_id: str = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
     model_regions: tuple[str, ...] = ()
     """Regions an inference profile routes to; empty = derived from the profile's geography prefix."""
-    max_tokens_default: int = 1024
+    max_tokens_default: int = DEFAULT_MAX_TOKENS
     max_tokens_limit: int = 8192
     throttling_rate_limit: float = 50.0
     throttling_burst_limit: int = 100
@@ -98,6 +98,8 @@ class RelayConfig:
     answer_ttl_seconds: int = int(TUNING_DEFAULTS["answer_ttl_seconds"])
     conversation_ttl_seconds: int = int(TUNING_DEFAULTS["conversation_ttl_seconds"])
     history_max_chars: int = int(TUNING_DEFAULTS["history_max_chars"])
+    max_parts: int = int(TUNING_DEFAULTS["max_parts"])
+    parts_ttl_seconds: int = int(TUNING_DEFAULTS["parts_ttl_seconds"])
     quota_inflight: int = 2
     """Answers one user may have running at once (0 = unlimited)."""
     quota_daily_output_tokens: int = 200_000

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lambdas import protocol
+from lambdas.answer import parts
 from lambdas.answer.tools import NO_TOOL_FIELDS, ToolFields, check_capabilities, check_tool_results, parse_tool_fields
 from lambdas.catalogue import CatalogueError, UnknownModelError, resolve_spec
 from lambdas.config import Settings
@@ -90,6 +91,13 @@ class CancelledBeforeStart:
     frames: list[dict[str, Any]]
 
 
+@dataclass(frozen=True, slots=True)
+class PartStored:
+    """One part of a text sent in parts, stored; another part completes the text and starts the answer."""
+
+    request_id: str
+
+
 class Rejected(Exception):
     """The request is refused before anything was streamed; `frame` tells the client why."""
 
@@ -108,7 +116,7 @@ class Admission:
 
     def admit(
         self, event: dict[str, Any], config: Settings, remaining_s: float, started_at: float
-    ) -> Accepted | CancelledBeforeStart:
+    ) -> Accepted | CancelledBeforeStart | PartStored:
         """Admit the request in `event`, or raise Rejected with the frame that says why."""
         try:
             request = parse_sendtext(parse_body(event.get("body")))
@@ -117,6 +125,11 @@ class Admission:
             frame = error_frame(ErrorCode.BAD_REQUEST, str(exc), request_id=exc.request_id, field=exc.field)
             raise Rejected(frame) from None
         try:
+            if request.parts is not None:
+                whole = self._whole_text(request, event, config)
+                if whole is None:
+                    return PartStored(request.requestId or "")
+                request = whole
             return self._admit(request, fields, event, config, remaining_s, started_at)
         except Rejected:
             raise
@@ -124,6 +137,14 @@ class Admission:
             # Never leave a client waiting in silence: whatever failed, say so (and let it retry).
             logger.exception("the request could not be admitted")
             raise _refusal(request, ErrorCode.INTERNAL, TRY_AGAIN, retryable=True) from None
+
+    def _whole_text(self, request: SendText, event: dict[str, Any], config: Settings) -> SendText | None:
+        """One part of a text sent in parts: the whole request once this part completes it (lambdas.answer.parts)."""
+        try:
+            return parts.collect(request, caller_id(event), self._store.uploads, config)
+        except BadRequestError as exc:
+            frame = error_frame(ErrorCode.BAD_REQUEST, str(exc), request_id=exc.request_id, field=exc.field)
+            raise Rejected(frame) from None
 
     def _admit(
         self,

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lambdas import clients
-from lambdas.answer.admission import Accepted, Admission, CancelledBeforeStart, Rejected
+from lambdas.answer.admission import Accepted, Admission, CancelledBeforeStart, PartStored, Rejected
 from lambdas.answer.control import ControlWatcher, Resumes
 from lambdas.answer.finish import Finish
 from lambdas.answer.relay import Guards, Outcome, relay
@@ -59,6 +59,9 @@ class Answering:
             count("RejectedRequests", code=frame["code"])
             logger.info("request rejected", extra={"code": frame["code"], "field": frame.get("field")})
             reply(event, frame)
+            return
+        if isinstance(admitted, PartStored):
+            logger.info("part stored", extra={"requestId": admitted.request_id})
             return
         logger.set_correlation_id(admitted.request_id)
         connections = clients.connections(connections_endpoint(event["requestContext"]))

@@ -20,6 +20,7 @@ from lambdas.store.conversations import Conversations
 from lambdas.store.keys import Key
 from lambdas.store.quotas import Quotas, QuotaSettings
 from lambdas.store.table import Items, Table, Write
+from lambdas.store.uploads import Uploads
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,8 @@ class Store:
     answers: Answers
     conversations: Conversations
     quotas: Quotas
+    uploads: Uploads
+    """Texts sent in parts (lambdas.store.uploads)."""
 
     @classmethod
     def over(
@@ -48,6 +51,7 @@ class Store:
             answers=Answers(client, table_name, ttl_seconds=answer_ttl_seconds, clock=clock),
             conversations=Conversations(client, table_name, ttl_seconds=conversation_ttl_seconds, clock=clock),
             quotas=Quotas(client, table_name, limits or QuotaSettings(), clock=clock),
+            uploads=Uploads(client, table_name, clock=clock),
         )
 
     @classmethod

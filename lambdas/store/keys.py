@@ -7,6 +7,8 @@
 | in-flight leases | `USER#{userId}` | `INFLIGHT` |
 | output tokens of a UTC day | `USER#{userId}` | `TOKENS#{YYYY-MM-DD}` |
 | conversation | `CONV#{conversationId}` | `META`; turns: `TURN#{turn:05d}#{part:02d}` |
+| text sent in parts | `USER#{owner}` | `UPLOAD#{requestId}`; each part: `UPLOAD#{requestId}#PART#{index:03d}` |
+| attachment | `ATT#{attachmentId}` | `META` |
 
 Answers live in their owner's partition: a requestId names an answer only together with its owner, so users never
 share (or probe) one namespace of requestIds, and the quota items an answer's admission reads sit next to its record.
@@ -98,3 +100,27 @@ def owner_listing(owner: str) -> str:
 
 def listing_position(updated_at: str, conversation_id: str) -> str:
     return f"{updated_at}#{conversation_id}"
+
+
+# Long texts sent in parts (`lambdas.store.uploads`), in their owner's partition next to the answer they become.
+_UPLOAD = "UPLOAD#"
+_PART = "#PART#"
+
+
+def upload(owner: str, request_id: str) -> Key:
+    """The upload's header: part count, the other fields' fingerprint, which parts arrived, expiry."""
+    return key(user_partition(owner), f"{_UPLOAD}{request_id}")
+
+
+def upload_part(owner: str, request_id: str, index: int) -> Key:
+    return key(user_partition(owner), f"{upload_parts_prefix(request_id)}{index:03d}")
+
+
+def upload_parts_prefix(request_id: str) -> str:
+    return f"{_UPLOAD}{request_id}{_PART}"
+
+
+# Attachments (`lambdas.store.attachments`): one item per upload, keyed by its id alone so that another user's id
+# is found, and refused as theirs, rather than looking like no attachment at all.
+def attachment(attachment_id: str) -> Key:
+    return key(f"ATT#{attachment_id}", META)
