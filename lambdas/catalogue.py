@@ -87,7 +87,7 @@ _SECRET_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")
 _PARAMETER = re.compile(r"^(arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter)?/?[A-Za-z0-9_.\-/]{1,2048}$")
 
 # Every key a catalogue entry may hold, per provider: anything else is a typo worth failing the deploy for.
-_COMMON_KEYS: Final = frozenset({"provider", "maxTokensLimit", "tools", "reasoning"})
+_COMMON_KEYS: Final = frozenset({"provider", "maxTokensLimit", "tools", "reasoning", "attachments"})
 _KEYS: Final[dict[str, frozenset[str]]] = {
     BEDROCK: _COMMON_KEYS | {"modelId", "family"},
     BEDROCK_CONVERSE: _COMMON_KEYS | {"modelId"},
@@ -175,6 +175,8 @@ class ModelSpec:
     """Configured tool support; None: what the provider/family supports (`supports_tools`)."""
     reasoning: bool | None = None
     """Configured reasoning support; None: what the provider/family supports (`supports_reasoning`)."""
+    attachments: tuple[str, ...] = ()
+    """What the model takes with a text: `image`, `document` (docs/models.md, Attachments)."""
 
     @property
     def supports_tools(self) -> bool:
@@ -203,6 +205,7 @@ class ModelSpec:
             "maxTokensLimit": self.max_tokens_limit,
             "tools": self.tools,
             "reasoning": self.reasoning,
+            "attachments": list(self.attachments),
         }
         return {key: value for key, value in pairs.items() if value is not None}
 
@@ -357,6 +360,7 @@ def _parse_entry(alias: str, entry: Any, problems: list[str]) -> ModelSpec | Non
     }[provider]
     spec = check(spec, where, problems)
     _check_capabilities(spec, where, problems)
+    spec = _attachments(spec, entry.get("attachments"), where, problems)
     return spec if len(problems) == before else None
 
 
@@ -377,6 +381,37 @@ def _check_capabilities(spec: ModelSpec, where: str, problems: list[str]) -> Non
         if configured and _capable_key(spec) not in table:
             kind = spec.provider + (f" family {spec.family!r}" if spec.provider == BEDROCK else "")
             problems.append(f"{where}.{key}: {kind} cannot carry {key}")
+
+
+ATTACHMENT_KINDS: Final = ("image", "document")
+
+
+def attachment_kinds(spec: ModelSpec) -> tuple[str, ...]:
+    """What a model's wire format can carry besides text (lambdas.providers.attachments renders it)."""
+    if spec.provider == BEDROCK_CONVERSE or (spec.provider == BEDROCK and spec.family in (ANTHROPIC_MESSAGES, NOVA)):
+        return ATTACHMENT_KINDS
+    if spec.provider == OPENAI:
+        return ("image",)
+    return ()
+
+
+def _attachments(spec: ModelSpec, value: Any, where: str, problems: list[str]) -> ModelSpec:
+    """`attachments` as configured, else the default: everything Converse, Anthropic Messages and Nova carry; none
+    for OpenAI-compatible servers, whose models see images only when they are vision models (opt in: ["image"])."""
+    possible = attachment_kinds(spec)
+    if value is None:
+        return replace(spec, attachments=() if spec.provider == OPENAI else possible)
+    if not isinstance(value, list) or not all(isinstance(kind, str) for kind in value):
+        problems.append(f"{where}.attachments: a list of {', '.join(ATTACHMENT_KINDS)}, got {value!r}")
+        return spec
+    unknown = [kind for kind in value if kind not in possible]
+    if unknown:
+        problems.append(
+            f"{where}.attachments: {', '.join(map(repr, unknown))} cannot be sent to this model's wire format "
+            f"(it takes: {', '.join(possible) or 'none'})"
+        )
+        return spec
+    return replace(spec, attachments=tuple(kind for kind in ATTACHMENT_KINDS if kind in value))
 
 
 def _check_bedrock(spec: ModelSpec, where: str, problems: list[str]) -> ModelSpec:

@@ -119,3 +119,19 @@ def secretsmanager() -> Any:
 @_shared
 def ssm() -> Any:
     return _create("ssm", config=_SECRETS_CONFIG)
+
+
+# Attachments (lambdas.attachments): presigned POSTs must be SigV4 (every region takes it; newer ones take nothing
+# else), and reads of a few MB get a longer read timeout than the table's.
+_S3_CONFIG = Config(
+    signature_version="s3v4",
+    retries={"mode": "standard", "total_max_attempts": 3},
+    connect_timeout=2,
+    read_timeout=20,
+    max_pool_connections=64,
+)
+
+
+@_shared
+def s3() -> Any:
+    return _create("s3", config=_S3_CONFIG)

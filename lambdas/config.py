@@ -15,6 +15,7 @@ from lambdas import env_vars
 
 # API Gateway closes a connection after 2 h; the slack keeps the item until $disconnect has surely run.
 DEFAULT_CONNECTION_TTL_SECONDS = 2 * 3600 + 600
+DEFAULT_ATTACHMENT_TTL_DAYS = 1
 DEFAULT_MAX_TOKENS = 4096
 """`maxTokens` when the client gives none: a 1024-token cap cut ordinary answers of current models mid-sentence."""
 
@@ -106,6 +107,10 @@ class Settings:
     """Most `sendtext` messages one text may be split into (`part`/`parts`)."""
     parts_ttl_seconds: int
     """How long the parts of an incomplete upload are kept; a part after that is refused as expired."""
+    attachments_bucket: str = ""
+    """The private bucket of attachment uploads (empty: `attach` is off)."""
+    attachment_ttl_days: int = DEFAULT_ATTACHMENT_TTL_DAYS
+    """How long an attachment lives: the bucket's lifecycle expiry, and its record's."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -116,6 +121,8 @@ class Settings:
             max_tokens_limit=env_int(env_vars.MAX_TOKENS_LIMIT, 8192),
             connections_endpoint=os.environ.get(env_vars.CONNECTIONS_ENDPOINT) or None,
             connection_ttl_seconds=env_int(env_vars.CONNECTION_TTL_SECONDS, DEFAULT_CONNECTION_TTL_SECONDS),
+            attachments_bucket=os.environ.get(env_vars.ATTACHMENTS_BUCKET, ""),
+            attachment_ttl_days=env_int(env_vars.ATTACHMENT_TTL_DAYS, DEFAULT_ATTACHMENT_TTL_DAYS),
             **{
                 tunable.name: (_float if isinstance(tunable.default, float) else env_int)(tunable.env, tunable.default)
                 for tunable in TUNABLES

@@ -38,6 +38,7 @@ ROUTES: tuple[Route, ...] = (
     Route("resume", "Resume", "lambdas.handlers.resume.handler"),
     Route("history", "History", "lambdas.handlers.history.handler"),
     Route("conversations", "Conversations", "lambdas.handlers.conversations.handler"),
+    Route("attach", "Attach", "lambdas.handlers.attach.handler"),
 )
 
 

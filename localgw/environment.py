@@ -32,6 +32,8 @@ def handler_environment(
     stage: str,
     dynamodb_url: str | None,
     current: Mapping[str, str],
+    s3_url: str | None = None,
+    attachments_bucket: str | None = None,
 ) -> dict[str, str]:
     """The variables to set (pure: `current` is the environment they will be merged into)."""
     env = config.function_environment(table_name)
@@ -44,6 +46,10 @@ def handler_environment(
     env["AWS_DEFAULT_REGION"] = region
     if dynamodb_url is not None:
         env["AWS_ENDPOINT_URL_DYNAMODB"] = dynamodb_url
+    if s3_url is not None and attachments_bucket:
+        # Attachments always stay on this machine (localgw.s3), whichever upstream answers.
+        env["AWS_ENDPOINT_URL_S3"] = s3_url
+        env[env_vars.ATTACHMENTS_BUCKET] = attachments_bucket
     if options.upstream == "simulated":
         env["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"] = gateway_url
         env["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = gateway_url
@@ -56,7 +62,9 @@ def handler_environment(
     # A model alias per provider and format, all served by the simulator (localgw/local_catalogue.py); nothing when the
     # deployed catalogue applies (real Bedrock, or the user's own `models`).
     env.update(catalogue_environment(config, upstream=options.upstream, gateway_url=gateway_url, current=current))
-    env["NO_PROXY"] = _no_proxy(current.get("NO_PROXY") or current.get("no_proxy") or "", gateway_url, dynamodb_url)
+    env["NO_PROXY"] = _no_proxy(
+        current.get("NO_PROXY") or current.get("no_proxy") or "", gateway_url, dynamodb_url, s3_url
+    )
     env["no_proxy"] = env["NO_PROXY"]
     return env
 

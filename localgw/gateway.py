@@ -30,6 +30,7 @@ from localgw.invoker import Invoker
 from localgw.local_catalogue import banner_line, served_catalogue
 from localgw.mounts import mount_dev_issuer, mount_openai_http, mount_simulator, mount_web
 from localgw.options import GatewayOptions
+from localgw.s3 import LocalS3
 from localgw.stats import GatewayStats
 from localgw.websocket_endpoint import HTTP_LIMITS, WebSocketEndpoint
 from stacks.config import RelayConfig, load_config
@@ -69,6 +70,9 @@ class LocalGateway:
             options.idle_timeout_seconds, options.max_connection_seconds, on_expired=self._expired
         )
         self.dynamodb: LocalDynamoDB | None = None
+        self.s3: LocalS3 | None = None
+        """moto's S3 holding `attachments_bucket` (localgw.s3), when `options.s3`."""
+        self.attachments_bucket = f"{self.config.stack_name.lower()}-attachments-local"
         self.simulator_mounted = False
         self.web_mounted = False
         """The browser client (web/) is served at `url` + "/" (localgw.web)."""
@@ -136,6 +140,10 @@ class LocalGateway:
         # is imported (Powertools reads POWERTOOLS_LOG_LEVEL when a module creates its Logger).
         sock = _listen(self.options.host, self.options.port)
         self.port = int(sock.getsockname()[1])
+        if self.options.s3:
+            self.s3 = LocalS3(port=self.options.s3_port, region=self.region)
+            await loop.run_in_executor(None, self.s3.start)
+            await loop.run_in_executor(None, self.s3.create_bucket, self.attachments_bucket, [self.url])
         environment = handler_environment(
             config=self.config,
             options=self.options,
@@ -145,6 +153,8 @@ class LocalGateway:
             stage=self.stage,
             dynamodb_url=dynamodb_url,
             current=os.environ,
+            s3_url=self.s3.url if self.s3 else None,
+            attachments_bucket=self.attachments_bucket,
         )
         self._apply_environment(environment)
         self.models = served_catalogue(environment)
@@ -177,6 +187,8 @@ class LocalGateway:
             self._invoker = None
         if self.dynamodb is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.dynamodb.stop)
+        if self.s3 is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.s3.stop)
         while self._environment:
             self._environment.pop().restore()
 
@@ -289,6 +301,7 @@ class LocalGateway:
             f"  routes        {routes}",
             f"  authorizer    {auth}",
             f"  DynamoDB      {dynamodb}",
+            *([f"  S3            {self.s3.url} (moto), bucket {self.attachments_bucket}"] if self.s3 else []),
             f"  upstream      {upstream}",
             f"  models        {banner_line(self.models)}",
             f"  limits        {limits}",

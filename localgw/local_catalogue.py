@@ -85,6 +85,7 @@ def local_models(gateway_url: str, model_id: str) -> dict[str, Any]:
                 "baseUrl": gateway_url.rstrip("/") + OPENAI_PATH,
                 "model": "gpt-4o-mini",
                 "apiKeyEnv": OPENAI_KEY_ENV,
+                "attachments": ["image"],  # the simulator reads data-URL images, as a vision model does
                 # The simulator streams reasoning_content as reasoning servers do (vLLM, DeepSeek, Ollama).
                 "reasoning": True,
             },

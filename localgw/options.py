@@ -99,6 +99,9 @@ class GatewayOptions:
     ddb_port: int = 0
     ddb_latency_ms: float = 0.0
     """Added to every DynamoDB request (the round trip a Lambda pays on AWS); `LocalGateway.dynamodb.tap.latency_ms`."""
+    s3: bool = True
+    """Start moto's S3 with the attachments bucket (localgw.s3), so `attach` uploads work locally."""
+    s3_port: int = 0
     upstream: Upstream = "simulated"
     mount_simulator: bool = True
     dev_issuer: bool = True

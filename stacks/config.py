@@ -16,7 +16,13 @@ from urllib.parse import urlsplit
 
 from lambdas import env_vars
 from lambdas.catalogue import Catalogue, CatalogueError, load_catalogue, to_env_value
-from lambdas.config import DEFAULT_CONNECTION_TTL_SECONDS, DEFAULT_MAX_TOKENS, TUNABLES, TUNING_DEFAULTS
+from lambdas.config import (
+    DEFAULT_ATTACHMENT_TTL_DAYS,
+    DEFAULT_CONNECTION_TTL_SECONDS,
+    DEFAULT_MAX_TOKENS,
+    TUNABLES,
+    TUNING_DEFAULTS,
+)
 from stacks.model_grants import catalogue_grants, targets
 
 CDK_JSON = Path(__file__).resolve().parents[1] / "cdk.json"
@@ -100,6 +106,8 @@ class RelayConfig:
     history_max_chars: int = int(TUNING_DEFAULTS["history_max_chars"])
     max_parts: int = int(TUNING_DEFAULTS["max_parts"])
     parts_ttl_seconds: int = int(TUNING_DEFAULTS["parts_ttl_seconds"])
+    attachment_ttl_days: int = DEFAULT_ATTACHMENT_TTL_DAYS
+    """Days an attachment lives: the bucket's lifecycle expiry and the attachment record's."""
     quota_inflight: int = 2
     """Answers one user may have running at once (0 = unlimited)."""
     quota_daily_output_tokens: int = 200_000
@@ -220,6 +228,7 @@ class RelayConfig:
         if self.removal_policy not in REMOVAL_POLICIES:
             raise ConfigError(f"removalPolicy {self.removal_policy!r}: one of {', '.join(REMOVAL_POLICIES)}")
         _range("quotaInflight", self.quota_inflight, 0, 100)
+        _range("attachmentTtlDays", self.attachment_ttl_days, 1, 365)
         for tunable in TUNABLES:
             _range(_camel(tunable.name), getattr(self, tunable.name), tunable.low, tunable.high)
         if self.time_guard_ms * 2 > self.send_text_timeout_seconds * 1000:
@@ -343,6 +352,7 @@ class RelayConfig:
             env_vars.MAX_TOKENS_DEFAULT: str(self.max_tokens_default),
             env_vars.MAX_TOKENS_LIMIT: str(self.max_tokens_limit),
             env_vars.CONNECTION_TTL_SECONDS: str(self.connection_ttl_seconds),
+            env_vars.ATTACHMENT_TTL_DAYS: str(self.attachment_ttl_days),
             **{tunable.env: str(getattr(self, tunable.name)) for tunable in TUNABLES},
             **self.observability_environment(),
         }

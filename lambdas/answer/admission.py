@@ -26,12 +26,18 @@ from typing import Any
 from lambdas import protocol
 from lambdas.answer import parts
 from lambdas.answer.tools import NO_TOOL_FIELDS, ToolFields, check_capabilities, check_tool_results, parse_tool_fields
+from lambdas.attachments import history as attachment_history
+from lambdas.attachments.formats import DOCUMENT, IMAGE
+from lambdas.attachments.service import AttachmentError
+from lambdas.attachments.service import shared as attachment_service
 from lambdas.catalogue import CatalogueError, UnknownModelError, resolve_spec
 from lambdas.config import Settings
 from lambdas.identity import caller_id
 from lambdas.observability import logger
 from lambdas.protocol import ErrorCode, StopReason, error_frame
+from lambdas.providers.attachments import accepted_formats
 from lambdas.providers.base import Message, ModelRequest, Provider
+from lambdas.providers.content import Attachment
 from lambdas.providers.registry import resolve
 from lambdas.providers.tools import paired
 from lambdas.requests import BadRequestError, SendText, parse_body, parse_sendtext
@@ -64,6 +70,8 @@ class Accepted:
     history: tuple[Message, ...]
     tool_fields: ToolFields = NO_TOOL_FIELDS
     """Protocol v2: tools, tool choice, tool results and reasoning, validated."""
+    attachments: tuple[Attachment, ...] = ()
+    """The images and documents sent with the text, read and checked (lambdas.attachments)."""
 
     @property
     def answer(self) -> tuple[str, str]:
@@ -71,7 +79,9 @@ class Accepted:
 
     def model_request(self) -> ModelRequest:
         fields = self.tool_fields
-        current = Message("user", self.request.text or "", tool_results=fields.tool_results)
+        current = Message(
+            "user", self.request.text or "", tool_results=fields.tool_results, attachments=self.attachments
+        )
         return ModelRequest(
             messages=paired((*self.history, current)),
             max_tokens=self.max_tokens,
@@ -170,6 +180,8 @@ class Admission:
         user = caller_id(event)
         request_id = request.requestId or protocol.new_request_id()
         store = self._store
+        accepted = _accepted_formats(alias)
+        attachments = self._attachments(request, user, accepted)
 
         # Round 1: the reads, in parallel.
         loading: Future[Conversation] | None = None
@@ -191,6 +203,7 @@ class Admission:
             logger.error("could not read the quotas and the answer's record", exc_info=read_failure)
             raise _refusal(request, ErrorCode.INTERNAL, TRY_AGAIN, retryable=True)
         history = context(conversation, config.history_max_chars)
+        history = self._earlier_attachments(history, user, attachments, accepted)
         return self._write(
             request,
             fields,
@@ -206,7 +219,42 @@ class Admission:
             history,
             items,
             now,
+            attachments,
         )
+
+    def _attachments(
+        self, request: SendText, user: str, accepted: Callable[[str], frozenset[str]]
+    ) -> tuple[Attachment, ...]:
+        """The request's attachments, owner-, size- and type-checked; refused when the model takes none of them."""
+        if not request.attachments:
+            return ()
+        if not (accepted(IMAGE) or accepted(DOCUMENT)):
+            message = "attachments: this model takes no attachments (see the `models` frame's `attachments`)"
+            raise _refusal(request, ErrorCode.BAD_REQUEST, message, field="attachments")
+        try:
+            return attachment_service().load(user, request.attachments, accepted, self._pool)
+        except AttachmentError as exc:
+            extra = {"field": exc.field} if exc.field else {}
+            raise _refusal(request, ErrorCode(exc.code), str(exc), **extra) from None
+
+    def _earlier_attachments(
+        self,
+        history: tuple[Message, ...],
+        user: str,
+        current: tuple[Attachment, ...],
+        accepted: Callable[[str], frozenset[str]],
+    ) -> tuple[Message, ...]:
+        """Earlier turns' attachments, read again while their objects live; never a reason to refuse."""
+        earlier = attachment_history.referenced(history)
+        if not earlier:
+            return history
+        loaded: dict[str, Attachment] = {}
+        if accepted(IMAGE) or accepted(DOCUMENT):
+            try:
+                loaded = attachment_service().reload(user, earlier, self._pool)
+            except Exception:
+                logger.exception("could not read an earlier turn's attachments; the model goes without them")
+        return attachment_history.resolved(history, loaded, current, accepted)
 
     def _write(
         self,
@@ -224,6 +272,7 @@ class Admission:
         history: tuple[Message, ...],
         items: Items,
         now: float,
+        attachments: tuple[Attachment, ...] = (),
     ) -> Accepted | CancelledBeforeStart:
         """Round 2: one transaction (again only when a concurrent change refused it)."""
         store = self._store
@@ -233,7 +282,10 @@ class Admission:
             cancelled = record is not None and AnswerRecord.from_item(record).status == CANCEL_PENDING
             if record is not None and not cancelled:
                 raise _refusal(request, ErrorCode.BAD_REQUEST, CONFLICT, field="requestId")
-            answer_turn, writes = store.conversations.start(conversation, request.text or "", fields.tool_results)
+            references = [attachment_history.reference(attachment) for attachment in attachments]
+            answer_turn, writes = store.conversations.start(
+                conversation, request.text or "", fields.tool_results, references
+            )
             outcome: Accepted | CancelledBeforeStart
             if cancelled:
                 outcome, more = self._cancelled(user, request_id, alias, conversation, answer_turn, started_at)
@@ -254,6 +306,7 @@ class Admission:
                     answer_turn,
                     history,
                     fields,
+                    attachments,
                 )
             try:
                 store.transact([*more, *writes])
@@ -343,6 +396,12 @@ class Admission:
             self._store.answers.end_cancelled(user, request_id, conversation.conversation_id, frames),
         ]
         return CancelledBeforeStart(request_id, frames), writes
+
+
+def _accepted_formats(alias: str) -> Callable[[str], frozenset[str]]:
+    """The formats of each kind of attachment the model behind `alias` takes."""
+    spec = resolve_spec(alias)
+    return lambda kind: accepted_formats(spec, kind)
 
 
 def _refusal(request: SendText, code: ErrorCode, message: str, **extra: Any) -> Rejected:

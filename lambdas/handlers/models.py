@@ -12,7 +12,8 @@ from lambdas.observability import logger
 
 
 def models_frame() -> dict[str, Any]:
-    """`{"type": "models", "models": [{"id", "provider", "default", "tools", "reasoning"}]}`, in catalogue order."""
+    """`{"type": "models", "models": [{"id", "provider", "default", "tools", "reasoning", "attachments"}]}`, in
+    catalogue order."""
     current = load_catalogue()
     return {
         "type": "models",
@@ -23,6 +24,7 @@ def models_frame() -> dict[str, Any]:
                 "default": alias == current.default,
                 "tools": spec.supports_tools,
                 "reasoning": spec.supports_reasoning,
+                "attachments": list(spec.attachments),
             }
             for alias, spec in current.models.items()
         ],

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from lambdas.providers.content import ReasoningBlock, ToolCall, ToolResult, ToolSpec
+from lambdas.providers.content import Attachment, ReasoningBlock, ToolCall, ToolResult, ToolSpec
 from lambdas.providers.events import Event
 
 Role = Literal["user", "assistant"]
@@ -26,6 +26,8 @@ class Message:
     """User turns: the results of the previous turn's calls (before any text)."""
     reasoning: tuple[ReasoningBlock, ...] = ()
     """Assistant turns: the model's reasoning (before its text), passed back when a tool turn continues."""
+    attachments: tuple[Attachment, ...] = ()
+    """User turns: images and documents that go with the text (before it), lambdas.providers.attachments."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
 """Protocol v2 content beyond text, in the relay's own provider-neutral shape: tools a request offers, the calls a
-model made, the results a client sent back, and the model's reasoning blocks.
+model made, the results a client sent back, the model's reasoning blocks, and the images and documents a user
+attached (issue 15; rendered by `lambdas.providers.attachments`).
 
 These travel in `ModelRequest` / `Message` (lambdas.providers.base) and are rendered into each wire format by
 `lambdas.providers.tools`; the WebSocket frame layer never builds them, so other channels can reuse them.
@@ -99,3 +100,18 @@ class ReasoningBlock:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ReasoningBlock:
         return cls(data.get("text", ""), data.get("signature"), data.get("redacted"))
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """An image or document sent with a user's text (lambdas.attachments checked it)."""
+
+    kind: str
+    """`image` or `document`."""
+    format: str
+    """`png`, `jpeg`, `gif`, `webp`, `pdf`, `txt`, `md`, `csv`, `html`, `doc`, `docx`, `xls` or `xlsx`."""
+    name: str
+    """The file name the client gave."""
+    data: bytes = b""
+    """The object's bytes; empty for a reference from history not loaded (yet)."""
+    attachment_id: str = ""

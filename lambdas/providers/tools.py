@@ -13,6 +13,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
+from lambdas.providers.attachments import anthropic_blocks, converse_blocks, openai_content
 from lambdas.providers.base import Message, ModelRequest
 from lambdas.providers.content import ReasoningBlock
 from lambdas.providers.events import ErrorKind, ToolUse, UpstreamError
@@ -41,7 +42,7 @@ def flattened(request: ModelRequest) -> ModelRequest:
     if not any(message.tool_uses or message.tool_results for message in request.messages):
         return request
     messages = tuple(
-        Message(message.role, tool_text(message), reasoning=message.reasoning)
+        Message(message.role, tool_text(message), reasoning=message.reasoning, attachments=message.attachments)
         if message.tool_uses or message.tool_results
         else message
         for message in request.messages
@@ -62,7 +63,7 @@ def paired(messages: tuple[Message, ...]) -> tuple[Message, ...]:
         elif message.role == "user" and message.tool_results:
             before = out[index - 1] if index > 0 else None
             if before is None or _call_ids(before) != _result_ids(message):
-                out[index] = Message("user", tool_text(message))
+                out[index] = Message("user", tool_text(message), attachments=message.attachments)
     return tuple(out)
 
 
@@ -101,6 +102,7 @@ def anthropic_content(message: Message, *, with_reasoning: bool) -> list[dict[st
         if result.status == "error":
             item["is_error"] = True
         blocks.append(item)
+    blocks.extend(anthropic_blocks(message))  # images and documents (issue 15), before the text
     if message.text or not (blocks or message.tool_uses):
         blocks.append({"type": "text", "text": message.text})
     blocks.extend(
@@ -139,7 +141,8 @@ def converse_tools_request(request: ModelRequest) -> ModelRequest:
     return request
 
 
-def converse_content(message: Message, *, with_reasoning: bool) -> list[dict[str, Any]]:
+def converse_content(message: Message, *, with_reasoning: bool, base64_bytes: bool = False) -> list[dict[str, Any]]:
+    """`base64_bytes`: attachments as base64 text, for a JSON body written by the relay (Nova invoke), not boto3."""
     blocks: list[dict[str, Any]] = []
     if with_reasoning:
         for block in _replayable(message.reasoning):
@@ -151,6 +154,7 @@ def converse_content(message: Message, *, with_reasoning: bool) -> list[dict[str
     for result in message.tool_results:
         content = [{"text": result.content}] if isinstance(result.content, str) else [{"json": result.content}]
         blocks.append({"toolResult": {"toolUseId": result.tool_use_id, "content": content, "status": result.status}})
+    blocks.extend(converse_blocks(message, base64_bytes=base64_bytes))  # images and documents (issue 15)
     if message.text or not (blocks or message.tool_uses):
         blocks.append({"text": message.text})
     blocks.extend(
@@ -230,7 +234,7 @@ def openai_messages(message: Message) -> list[dict[str, Any]]:
         {"role": "tool", "tool_call_id": result.tool_use_id, "content": result.text} for result in message.tool_results
     ]
     if message.text or not items:
-        items.append({"role": "user", "content": message.text})
+        items.append({"role": "user", "content": openai_content(message)})  # with any images (issue 15)
     return items
 
 

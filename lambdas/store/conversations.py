@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from lambdas.attachments.history import from_reference
 from lambdas.providers.base import Message
 from lambdas.providers.content import ReasoningBlock, ToolCall, ToolResult
 from lambdas.store import keys
@@ -50,11 +52,15 @@ class Turn:
     tool_uses: tuple[ToolCall, ...] = ()
     tool_results: tuple[ToolResult, ...] = ()
     reasoning: tuple[ReasoningBlock, ...] = ()
+    attachments: tuple[dict[str, Any], ...] = ()
+    """References to the images and documents sent with a user's turn (lambdas.attachments.history), not bytes."""
 
     def to_json(self) -> dict[str, Any]:
         data = {"turn": self.turn, "role": self.role, "text": self.text, "at": self.at}
         if self.role == "assistant":
             data.update({"requestId": self.request_id, "status": self.status, "stop": self.stop})
+        if self.attachments:
+            data["attachments"] = [dict(reference) for reference in self.attachments]
         return data
 
     def message(self) -> Message:
@@ -64,6 +70,7 @@ class Turn:
             tool_uses=self.tool_uses,
             tool_results=self.tool_results,
             reasoning=self.reasoning,
+            attachments=tuple(from_reference(reference) for reference in self.attachments),
         )
 
     @property
@@ -87,6 +94,8 @@ def blocks_json(turn: Turn) -> str | None:
         blocks["toolResults"] = [result.to_json() for result in turn.tool_results]
     if turn.reasoning:
         blocks["reasoning"] = [block.to_json() for block in turn.reasoning]
+    if turn.attachments:
+        blocks["attachments"] = [dict(reference) for reference in turn.attachments]
     return json.dumps(blocks, ensure_ascii=False, separators=(",", ":")) if blocks else None
 
 
@@ -99,6 +108,7 @@ def _with_blocks(turn: Turn, text: str) -> Turn:
         tool_uses=tuple(ToolCall.from_json(item) for item in blocks.get("toolUses", ())),
         tool_results=tuple(ToolResult.from_json(item) for item in blocks.get("toolResults", ())),
         reasoning=tuple(ReasoningBlock.from_json(item) for item in blocks.get("reasoning", ())),
+        attachments=tuple(blocks.get("attachments", ())),
     )
 
 
@@ -186,7 +196,11 @@ class Conversations(ExpiringItems):
         )
 
     def start(
-        self, conversation: Conversation, user_text: str, tool_results: tuple[ToolResult, ...] = ()
+        self,
+        conversation: Conversation,
+        user_text: str,
+        tool_results: tuple[ToolResult, ...] = (),
+        attachments: Sequence[dict[str, Any]] = (),
     ) -> tuple[int, list[Write]]:
         """The writes taking the next two turn numbers (the user's and the answer's) and storing the user's turn:
         the conversation's `meta` write is refused if another answer took the turn first (or the conversation is
@@ -246,7 +260,7 @@ class Conversations(ExpiringItems):
                     "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
                 },
             )
-        turn = Turn(user_turn, "user", user_text, at=now, tool_results=tool_results)
+        turn = Turn(user_turn, "user", user_text, at=now, tool_results=tool_results, attachments=tuple(attachments))
         return user_turn + 1, [meta, *self.turn_writes(conversation.conversation_id, turn)]
 
     def turn_writes(self, conversation_id: str, turn: Turn) -> list[Write]:

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from lambdas.catalogue import strip_geo_prefix
 
+from .attachments import block_attachments
 from .prompts import PromptError, block_text, parse_chat_prompt, parse_claude_text, parse_titan
 from .script import ReplyPlan, SimConversation, SimMessage, SimStopReason, Timed, layout
 from .tools import ToolProblem, anthropic_tools, check_thinking, converse_tools, with_tool_results
@@ -92,7 +93,8 @@ def messages_of(raw: Any, path: str = "messages") -> tuple[SimMessage, ...]:
         role = item.get("role") if isinstance(item, dict) else None
         if role not in ("user", "assistant"):
             raise MalformedInput(f"#/{path}/{index}/role: {role!r} is not a valid enum value")
-        messages.append(SimMessage(role, block_text(item.get("content"))))
+        content = item.get("content")
+        messages.append(SimMessage(role, block_text(content), attachments=block_attachments(content)))
     return tuple(messages)
 
 

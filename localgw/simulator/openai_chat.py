@@ -19,6 +19,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from ..eventstream import json_bytes
+from .attachments import block_attachments
 from .exchange import Rejection, SimulatorExchange, failure_text, text_frames
 from .prompts import block_text
 from .script import ReplyPlan, SimConversation, SimMessage, SimStopReason, Timed
@@ -77,7 +78,8 @@ def conversation_of(body: Any) -> SimConversation:
         if role in ("system", "developer"):
             system_parts.append(block_text(item.get("content")))
         elif role in ("user", "assistant"):
-            messages.append(SimMessage(role, block_text(item.get("content"))))
+            content = item.get("content")
+            messages.append(SimMessage(role, block_text(content), attachments=block_attachments(content)))
         elif role != "tool":  # tool results are read by openai_conversation
             raise invalid_request(
                 f"Invalid value for 'messages[{index}].role': {role!r}.", param=f"messages[{index}].role"

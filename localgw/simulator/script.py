@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final, Generic, TypeVar
 
+from .attachments import SimAttachment
 from .directives import DirectiveError, extract_all
 
 DEFAULT_TOKENS: Final = 120
@@ -80,6 +81,8 @@ class SimMessage:
     """`user` or `assistant`."""
     text: str
     tool_results: tuple[SimToolResult, ...] = ()
+    attachments: tuple[SimAttachment, ...] = ()
+    """Images and documents that came with the text (localgw.simulator.attachments)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +204,15 @@ def _chunk_sizes(rng: random.Random, total: int) -> list[int]:
     return sizes
 
 
+def _join(words: Sequence[str], after: str = "") -> str:
+    """Words separated by a space, except after a word that ends its line (the attachments' acknowledgement)."""
+    text = ""
+    for word in words:
+        text += word if not after or after.endswith("\n") else " " + word
+        after = word
+    return text
+
+
 def _schedule(
     words: Sequence[str], sizes: Sequence[int], ttft: float, rate: float, shift: float = 0.0
 ) -> tuple[Chunk, ...]:
@@ -210,8 +222,8 @@ def _schedule(
         # Words generated after the first chunk cost 1/rate seconds each.
         generated_after_first = start + size - sizes[0]
         at = ttft + shift if math.isinf(rate) else ttft + shift + generated_after_first / rate
-        text = " ".join(words[start : start + size])
-        chunks.append(Chunk(index, text if index == 0 else " " + text, size, at))
+        text = _join(words[start : start + size], words[start - 1] if start else "")
+        chunks.append(Chunk(index, text, size, at))
         start += size
     return tuple(chunks)
 
@@ -237,6 +249,11 @@ def plan_reply(conversation: SimConversation, defaults: Defaults = Defaults()) -
     else:
         echo = _normalized(users[-1][1]) if users else ""
         words = ["Turn", f"{turn}.", "You", "said:", *echo.split()]
+    # The first line acknowledges every attachment the request carried, so tests see the bytes reached the model.
+    acknowledged = " ".join(a.acknowledgement() for m in conversation.messages for a in m.attachments).split()
+    if acknowledged:
+        acknowledged[-1] += "\n"
+        words = [*acknowledged, *words]
     seed = f"{turn}\x00{echo}"
     length = directives.tokens or defaults.tokens
     word_rng = random.Random("words\x00" + seed)
@@ -264,7 +281,7 @@ def plan_reply(conversation: SimConversation, defaults: Defaults = Defaults()) -
     return ReplyPlan(
         turn=turn,
         last_user_text=echo,
-        text=" ".join(words),
+        text=_join(words),
         chunks=chunks,
         stop_reason=stop_reason,
         input_tokens=input_words,

@@ -119,7 +119,7 @@ def with_tool_results(raw: Sequence[Any], messages: tuple[SimMessage, ...], has_
                 raise ToolProblem(f"messages.{index}: unexpected tool result for tool use id {tool_use_id!r}")
         if results:
             sim_results = tuple(SimToolResult(pending[tool_use_id], text) for tool_use_id, text in results)
-            out[index] = SimMessage(out[index].role, out[index].text, sim_results)
+            out[index] = SimMessage(out[index].role, out[index].text, sim_results, out[index].attachments)
         pending = dict(calls)
     return tuple(out)
 
@@ -184,7 +184,7 @@ def openai_conversation(raw: Sequence[Any], messages: list[SimMessage]) -> tuple
         message = next(texts)
         if results:
             if role == "user":
-                out.append(SimMessage("user", message.text, tuple(results)))
+                out.append(SimMessage("user", message.text, tuple(results), message.attachments))
                 results = []
                 continue
             out.append(SimMessage("user", "", tuple(results)))

@@ -11,6 +11,8 @@ import os
 import re
 import time
 
+from lambdas import env_vars
+from lambdas.config import settings
 from localgw.simulator import SimConversation, plan_reply
 from tests.web.conftest import ARTIFACTS, send_message, wait_finished
 
@@ -95,13 +97,18 @@ def test_a_dropped_socket_resumes_and_the_answer_ends_complete(open_page):
     assert state["terminal"]["type"] == "done" and state["terminal"]["stopReason"] == "end_turn"
 
 
-def test_an_over_long_message_shows_bad_request_naming_the_field(open_page):
+def test_an_over_long_message_shows_bad_request_naming_the_field(open_page, monkeypatch):
+    # The relay's limit (200,000 characters by default) lowered, so one small frame is over it.
+    monkeypatch.setenv(env_vars.MAX_TEXT_CHARS, "1000")
+    settings.cache_clear()
     page = open_page()
-    answer = send_message(page, "x" * 32_001)
+    answer = send_message(page, "x" * 1_001)
     assert wait_finished(answer) == "error"
     assert answer.get_attribute("data-error-code") == "bad_request"
     error = answer.locator(".answer-error").text_content()
-    assert "Request refused" in error and "Field “text”" in error and "32000" in error
+    assert "Request refused" in error and "Field “text”" in error and "1000" in error
+    monkeypatch.undo()
+    settings.cache_clear()
 
 
 def test_a_throttled_model_shows_throttled_with_a_retry(open_page):

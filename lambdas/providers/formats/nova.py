@@ -14,9 +14,13 @@ from lambdas.providers.tools import converse_content, flattened
 SCHEMA_VERSION = "messages-v1"
 
 
-def converse_messages(request: ModelRequest) -> list[dict[str, Any]]:
-    with_reasoning = request.reasoning_budget is not None
-    return [{"role": m.role, "content": converse_content(m, with_reasoning=with_reasoning)} for m in request.messages]
+def converse_messages(request: ModelRequest, *, base64_bytes: bool = False) -> list[dict[str, Any]]:
+    """Converse messages; `base64_bytes` for a JSON body the relay writes itself (Nova invoke), not boto3's."""
+    reasoning = request.reasoning_budget is not None
+    return [
+        {"role": m.role, "content": converse_content(m, with_reasoning=reasoning, base64_bytes=base64_bytes)}
+        for m in request.messages
+    ]
 
 
 def inference_config(request: ModelRequest) -> dict[str, Any]:
@@ -38,7 +42,7 @@ class Nova:
         request = flattened(request)  # Nova on invoke gets no tools from the relay: its history's calls are text
         body: dict[str, Any] = {
             "schemaVersion": SCHEMA_VERSION,
-            "messages": converse_messages(request),
+            "messages": converse_messages(request, base64_bytes=True),
             "inferenceConfig": inference_config(request),
         }
         if request.system:

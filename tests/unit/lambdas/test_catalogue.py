@@ -337,9 +337,23 @@ def test_models_frame(relay_models) -> None:
     frame = models_frame()
     assert frame["type"] == "models"
     assert frame["models"][:3] == [
-        {"id": "haiku", "provider": "bedrock", "default": True, "tools": True, "reasoning": True},
-        {"id": "llama", "provider": "bedrock", "default": False, "tools": False, "reasoning": False},
-        {"id": "nova", "provider": "bedrock-converse", "default": False, "tools": True, "reasoning": False},
+        {
+            "id": "haiku",
+            "provider": "bedrock",
+            "default": True,
+            "tools": True,
+            "reasoning": True,
+            "attachments": ["image", "document"],
+        },
+        {"id": "llama", "provider": "bedrock", "default": False, "tools": False, "reasoning": False, "attachments": []},
+        {
+            "id": "nova",
+            "provider": "bedrock-converse",
+            "default": False,
+            "tools": True,
+            "reasoning": False,
+            "attachments": ["image", "document"],
+        },
     ]
     assert [m["id"] for m in frame["models"] if m["default"]] == ["haiku"]
 
@@ -362,3 +376,36 @@ def test_models_handler_posts_the_frame_to_the_caller(relay_models, monkeypatch)
 
     assert handler_module.handler(event, Context()) == {"statusCode": 200}
     assert posted == [(event, handler_module.models_frame())]
+
+
+ATTACHMENT_DEFAULTS = {
+    "anthropic-messages": ({"provider": "bedrock", "modelId": "anthropic.claude-3-haiku-v1:0"}, ("image", "document")),
+    "converse": ({"provider": "bedrock-converse", "modelId": "any.model-v1"}, ("image", "document")),
+    "nova-invoke": ({"provider": "bedrock", "modelId": "us.amazon.nova-lite-v1:0"}, ("image", "document")),
+    "llama-invoke": ({"provider": "bedrock", "modelId": "meta.llama3-8b-instruct-v1:0"}, ()),
+    "openai": ({"provider": "openai", "baseUrl": "http://h/v1", "model": "m"}, ()),
+    "sagemaker": ({"provider": "sagemaker", "endpointName": "e", "format": "tgi"}, ()),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("entry", "kinds"), ATTACHMENT_DEFAULTS.values(), ids=ATTACHMENT_DEFAULTS.keys())
+def test_attachments_default_to_what_the_wire_format_carries(entry, kinds) -> None:
+    assert parse_catalogue({"models": {"m": entry}}).models["m"].attachments == kinds
+
+
+def test_an_openai_vision_model_opts_in_to_images() -> None:
+    entry = {"provider": "openai", "baseUrl": "http://h/v1", "model": "m", "attachments": ["image"]}
+    assert parse_catalogue({"models": {"m": entry}}).models["m"].attachments == ("image",)
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"provider": "openai", "baseUrl": "http://h/v1", "model": "m", "attachments": ["document"]},
+        {"provider": "bedrock", "modelId": "meta.llama3-8b-instruct-v1:0", "attachments": ["image"]},
+        {"provider": "bedrock-converse", "modelId": "x", "attachments": "image"},
+    ],
+)
+def test_attachments_a_wire_format_cannot_carry_are_refused(entry) -> None:
+    with pytest.raises(CatalogueError, match="attachments"):
+        parse_catalogue({"models": {"m": entry}})
