@@ -15,6 +15,7 @@ from constructs import Construct
 from lambdas.routes import AUTHORIZER, ROUTES, Authorizer, Route
 from stacks.config import RelayConfig
 from stacks.constructs import RelayAuth, RelayFunctions, RelayTable, RelayWebSocketApi
+from stacks.constructs.attachments import AttachmentBucket
 from stacks.constructs.bundling import lambda_code
 from stacks.constructs.openai_http import OpenAiHttpApi
 from stacks.constructs.operations import RelayOperations
@@ -156,6 +157,13 @@ class RelayStack(Stack):
                 removal_policy=removal,
             )
             CfnOutput(self, "WebClientUrl", value=self.web_client.url, description="The browser chat client")
+
+        # Issue 15: the bucket `attach` uploads go to, its CORS open to the web client's origin only.
+        origins = [self.web_client.url] if self.web_client else []
+        self.attachments = AttachmentBucket(
+            self, "Attachments", ttl_days=config.attachment_ttl_days, cors_origins=origins
+        )
+        self.attachments.grant(self.functions)
 
     def _grant_post_to_connections(self, function: lambda_.Function) -> None:
         # POST only: the relay sends frames; it never reads (GET) or closes (DELETE) connections.

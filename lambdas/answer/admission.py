@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from lambdas import protocol
@@ -399,9 +400,14 @@ class Admission:
 
 
 def _accepted_formats(alias: str) -> Callable[[str], frozenset[str]]:
-    """The formats of each kind of attachment the model behind `alias` takes."""
-    spec = resolve_spec(alias)
-    return lambda kind: accepted_formats(spec, kind)
+    """The formats of each kind of attachment the model behind `alias` takes (looked up only when asked: a request
+    without attachments never needs it)."""
+
+    @cache
+    def accepted(kind: str) -> frozenset[str]:
+        return accepted_formats(resolve_spec(alias), kind)
+
+    return accepted
 
 
 def _refusal(request: SendText, code: ErrorCode, message: str, **extra: Any) -> Rejected:

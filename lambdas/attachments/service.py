@@ -12,7 +12,6 @@ its real size and its magic bytes are checked, not the client's word.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -24,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from lambdas import clients
 from lambdas.attachments.formats import MAX_BYTES, MAX_PER_REQUEST, file_type, sniff
+from lambdas.attachments.keys import object_key
 from lambdas.config import settings
 from lambdas.providers.content import Attachment
 from lambdas.store import keys
@@ -32,8 +32,6 @@ from lambdas.store.items import from_item, to_item
 from lambdas.store.table import Table, Write
 from lambdas.table_schema import TTL_ATTRIBUTE
 
-PREFIX: Final = "attachments/"
-"""Every object sits under this prefix; the functions' IAM grants name it, and nothing else in the bucket."""
 UPLOAD_EXPIRES_S: Final = 300
 """How long a presigned POST is valid: long enough to start an upload of a few MB."""
 
@@ -56,13 +54,6 @@ class AttachmentForbiddenError(AttachmentError):
 
     code = "forbidden"
     field = None
-
-
-def object_key(owner: str, attachment_id: str) -> str:
-    """`attachments/{digest of the owner}/{id}`: a user's objects share a prefix no other user's id can reach (user
-    ids may hold characters a key should not, hence the digest)."""
-    digest = hashlib.sha256(owner.encode("utf-8", "backslashreplace")).hexdigest()[:32]
-    return f"{PREFIX}{digest}/{attachment_id}"
 
 
 def new_attachment_id() -> str:

@@ -101,6 +101,11 @@ ALLOWED_RESOURCE_WILDCARDS: tuple[tuple[re.Pattern[str], str], ...] = (
         "Secrets Manager: a secret named by partial ARN gets `-??????`, AWS's documented match for the random "
         "6-character suffix it appends to every secret ARN (exactly six characters, never a path)",
     ),
+    (
+        re.compile(r"^\$\{AttachmentsBucket[A-Za-z0-9]+\.Arn\}/attachments/\*$"),
+        "Attachments: object keys are minted per upload at run time; pinned to the attachments bucket's "
+        "`attachments/` prefix (one action per function: PutObject for attach, GetObject for sendtext)",
+    ),
 )
 
 
