@@ -69,6 +69,8 @@ def test_route_functions_get_the_configured_environment(default_synth: Synth, ro
     expected = default_synth.config.function_environment("TABLE", catalogue=reads_catalogue, quotas=reads_quotas)
     variables = _variables(default_synth, route.handler)
     assert variables.pop(env_vars.TABLE_NAME) == {"Ref": table_id}
+    # attach and sendtext also name the attachments bucket (tests/stack/test_stack_attachments.py checks it).
+    assert (variables.pop(env_vars.ATTACHMENTS_BUCKET, None) is not None) == (route.key in ("attach", "sendtext"))
     assert variables == {k: v for k, v in expected.items() if k != env_vars.TABLE_NAME}
     assert env_vars.MODELS in variables if reads_catalogue else env_vars.MODELS not in variables
     assert set(variables) >= QUOTA_VARIABLES if reads_quotas else not set(variables) & QUOTA_VARIABLES

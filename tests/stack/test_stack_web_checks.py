@@ -25,11 +25,17 @@ from tests.stack.template_queries import (
     all_policy_statements,
     as_list,
     render,
-    resources,
     role_statements,
     wildcard_problems,
 )
+from tests.stack.template_queries import resources as all_resources
 from tests.stack.test_stack_web import WEB_VARIANTS, WebSynth, web_synth
+
+
+def resources(template: Mapping[str, Any], resource_type: str) -> dict[str, Mapping[str, Any]]:
+    """The web client's resources of a type: the attachments bucket (issue 15) belongs to another construct."""
+    return {k: v for k, v in all_resources(template, resource_type).items() if not k.startswith("Attachments")}
+
 
 HANDLER_CODE_KEY = "35328da138f26fbd9160297abc9a2522d93dbf75878cd5114a9c050419fc1ce0.zip"
 """The asset key of aws-cdk-lib 2.275.0's bucket-deployment-handler: when an upgrade changes the handler, this test
