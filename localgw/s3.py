@@ -61,10 +61,11 @@ def form_fields(content_type: str, body: bytes) -> tuple[dict[str, str], int | N
 
 
 def policy_violation(fields: dict[str, str], size: int | None, now: float) -> web.Response | None:
-    """S3's answer to a form POST that breaks its policy, or None when it keeps to it (or has none)."""
+    """S3's answer to a form POST that has no policy or breaks it, or None when it keeps to it (the signature itself
+    is not checked: any is accepted)."""
     raw = next((value for name, value in fields.items() if name.lower() == "policy"), None)
-    if raw is None:
-        return None
+    if raw is None:  # an unsigned form POST: the bucket is private
+        return _error(403, "AccessDenied", "Access Denied")
     try:
         policy = json.loads(base64.b64decode(raw))
         expiration = datetime.fromisoformat(policy["expiration"].replace("Z", "+00:00")).timestamp()

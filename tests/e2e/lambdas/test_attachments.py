@@ -211,6 +211,13 @@ def test_s3_refuses_an_upload_of_another_size_or_type_than_signed(connect):
     assert refused.status_code == 403 and "AccessDenied" in refused.text
 
 
+def test_s3_refuses_an_unsigned_upload_into_the_private_bucket(connect, relay_gateway):
+    upload = attach(connect(), "a.png", "image/png", 2048)
+    unsigned = {"key": upload["fields"]["key"], "Content-Type": "image/png"}
+    refused = post({**upload, "fields": unsigned}, sample("png"), "image/png")
+    assert refused.status_code == 403 and "AccessDenied" in refused.text
+
+
 def test_bytes_that_are_not_the_declared_type_are_refused(connect):
     ws = connect()
     not_a_png = uploaded(ws, "jpeg", declared="png")

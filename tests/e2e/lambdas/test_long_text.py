@@ -199,6 +199,17 @@ def test_parts_longer_than_max_text_chars_together_are_refused(connect, relay_en
     assert "at most 30" in frame["message"]
 
 
+def test_a_single_message_over_max_text_chars_is_refused_naming_text(connect, relay_env):
+    # (The default, 200,000 characters, cannot even fit API Gateway's 128 KB message: lowered to show the refusal.)
+    relay_env(**{env_vars.MAX_TEXT_CHARS: "1000"})
+    ws = connect()
+    ws.send(json.dumps({"action": "sendtext", "text": "x" * 1001}))
+    frame = _refusal(ws)
+    assert frame["field"] == "text" and "at most 1000" in frame["message"]
+    ws.send(json.dumps({"action": "sendtext", "text": f"x {FAST}"}))
+    assert collect(ws)[-1]["type"] == "done"
+
+
 def test_a_part_after_the_upload_expired_is_refused_as_expired(connect, relay_gateway):
     user = f"expiring-{uuid.uuid4().hex[:8]}"
     ws = connect(user)
