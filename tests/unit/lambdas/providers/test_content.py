@@ -16,7 +16,7 @@ MD = Attachment("document", "md", "notes.md", "# Grüße".encode(), "a3")
 
 
 def _request(*attachments: Attachment) -> ModelRequest:
-    return ModelRequest((Message("user", "look", attachments),), max_tokens=10)
+    return ModelRequest((Message("user", "look", attachments=attachments),), max_tokens=10)
 
 
 def _b64(data: bytes) -> str:
