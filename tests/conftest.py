@@ -174,6 +174,8 @@ def relay_gateway(_relay_gateway_session: GatewayHandle) -> GatewayHandle:
     # (a no-op when it exists) so no test depends on which tests ran before it.
     if gateway.dynamodb is not None:
         gateway.dynamodb.create_table(gateway.table_name)
+    if gateway.s3 is not None:  # the same for the attachments bucket (moto's S3 shares the process's state)
+        gateway.s3.create_bucket(gateway.attachments_bucket, [gateway.url])
     return _relay_gateway_session
 
 
