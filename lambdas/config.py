@@ -103,9 +103,10 @@ class Settings:
     conversation_ttl_seconds: int
     history_max_chars: int
     """Budget of earlier turns sent to the model; the oldest whole turns are dropped first."""
-    max_parts: int
+    # Issue 15's settings have defaults, so a Settings built by hand (tests) need not name them.
+    max_parts: int = int(TUNING_DEFAULTS["max_parts"])
     """Most `sendtext` messages one text may be split into (`part`/`parts`)."""
-    parts_ttl_seconds: int
+    parts_ttl_seconds: int = int(TUNING_DEFAULTS["parts_ttl_seconds"])
     """How long the parts of an incomplete upload are kept; a part after that is refused as expired."""
     attachments_bucket: str = ""
     """The private bucket of attachment uploads (empty: `attach` is off)."""
