@@ -162,7 +162,7 @@ def test_bad_input_is_a_bad_request_naming_the_param(client, fields, param):
 
 def test_a_text_over_the_limit_is_a_bad_request(client):
     with pytest.raises(openai.BadRequestError) as refused:
-        client().chat.completions.create(model="claude", messages=user_says("x" * 32_001))
+        client().chat.completions.create(model="claude", messages=user_says("x" * 200_001))
     assert refused.value.param == "messages[0].content"
 
 
