@@ -10,7 +10,7 @@ import boto3
 from lambdas import table_schema
 from localgw import moto_patches
 from localgw.background import BackgroundServer
-from localgw.environment import DUMMY_CREDENTIALS
+from localgw.environment import DUMMY_CREDENTIALS, local_client
 from localgw.moto_server import TTL_SWEEP_SECONDS, RequestTap, moto_dynamodb_app
 
 T = TypeVar("T")
@@ -68,13 +68,7 @@ class LocalDynamoDB:
         """A boto3 DynamoDB client for this server (tests use it to look inside the table)."""
         if self.url is None:
             raise RuntimeError("LocalDynamoDB is not started")
-        return boto3.client(
-            "dynamodb",
-            endpoint_url=self.url,
-            region_name=self._region,
-            aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        )
+        return local_client("dynamodb", self.url, self._region)
 
     def stop(self) -> None:
         if self._server is not None:

@@ -8,7 +8,10 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
+
+import boto3
 
 from lambdas import env_vars
 from localgw.local_catalogue import catalogue_environment
@@ -16,6 +19,18 @@ from localgw.options import DEFAULT_REGION, GatewayOptions
 from stacks.config import RelayConfig
 
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "localgw", "AWS_SECRET_ACCESS_KEY": "localgw"}
+
+
+def local_client(service: str, endpoint_url: str, region: str) -> Any:
+    """A boto3 client for one of localgw's embedded services: its endpoint, dummy credentials (never the real
+    credential chain, which a machine without AWS credentials would fail)."""
+    return boto3.client(
+        service,
+        endpoint_url=endpoint_url,
+        region_name=region,
+        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
 
 
 def resolve_region(explicit: str | None, current: Mapping[str, str]) -> str:

@@ -19,11 +19,10 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
 
-import boto3
 from aiohttp import web
 
 from localgw.background import BackgroundServer
-from localgw.environment import DUMMY_CREDENTIALS
+from localgw.environment import local_client
 from localgw.moto_server import call_wsgi, wsgi_environ
 
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
@@ -155,13 +154,7 @@ class LocalS3:
     def client(self) -> Any:
         if self.url is None:
             raise RuntimeError("LocalS3 is not started")
-        return boto3.client(
-            "s3",
-            endpoint_url=self.url,
-            region_name=self._region,
-            aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        )
+        return local_client("s3", self.url, self._region)
 
     def stop(self) -> None:
         if self._server is not None:
