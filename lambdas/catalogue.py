@@ -114,6 +114,8 @@ REASONING_CAPABLE: Final[dict[tuple[str, str | None], bool]] = {
     (OPENAI, None): False,
 }
 """(provider, family) → reasoning support by default; absent: the wire format cannot carry reasoning."""
+NO_STOP_SEQUENCES: Final[frozenset[tuple[str, str | None]]] = frozenset({(BEDROCK, LLAMA3)})
+"""(provider, family) whose request body has no stop sequences: asking them for some is refused, not dropped."""
 
 
 def _capable_key(spec: ModelSpec) -> tuple[str, str | None]:
@@ -187,6 +189,11 @@ class ModelSpec:
     def supports_reasoning(self) -> bool:
         """Whether `sendtext` may ask this model to reason first (protocol v2)."""
         return _capability(self, self.reasoning, REASONING_CAPABLE)
+
+    @property
+    def supports_stop_sequences(self) -> bool:
+        """Whether the model's wire format carries stop sequences (Llama's native invoke body has no field)."""
+        return _capable_key(self) not in NO_STOP_SEQUENCES
 
     def to_json(self) -> dict[str, Any]:
         """The catalogue entry in its JSON (camelCase) form, without unset keys."""

@@ -117,8 +117,11 @@ class _Api:
         mapped = map_request(parse_request(await request.read()), config)
         try:
             alias, provider = resolve(mapped.model)
+            spec = resolve_spec(alias)
             if mapped.tool_fields.asked:
-                check_capabilities(mapped.tool_fields, resolve_spec(alias), None)
+                check_capabilities(mapped.tool_fields, spec, None)
+            if mapped.request.stop_sequences and not spec.supports_stop_sequences:
+                raise capability_error("stop", f"stop: model {alias!r} does not support stop sequences")
         except UnknownModelError as exc:
             raise unknown_model(str(exc)) from None
         except BadRequestError as exc:  # the model cannot do what was asked (tools, reasoning)

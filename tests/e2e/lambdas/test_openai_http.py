@@ -138,6 +138,7 @@ def test_an_unknown_model_is_not_found(client):
         # llama (Meta Llama on Bedrock invoke) takes neither tools nor reasoning: refused before the model is called.
         ({"model": "llama", "tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
         ({"model": "llama", "reasoning_effort": "high"}, "reasoning_effort"),
+        ({"model": "llama", "stop": ["END"]}, "stop"),
     ],
     ids=[
         "zero-max-tokens",
@@ -149,6 +150,7 @@ def test_an_unknown_model_is_not_found(client):
         "unknown-field",
         "tools-unsupported",
         "reasoning-unsupported",
+        "stop-unsupported",
     ],
 )
 def test_bad_input_is_a_bad_request_naming_the_param(client, fields, param):
