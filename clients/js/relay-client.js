@@ -323,7 +323,7 @@ export function checkAttachment(file, { kinds = null } = {}) {
 }
 
 function megabytes(bytes) {
-  return `${(bytes / 1_000_000).toFixed(bytes < 100_000 ? 2 : 1)} MB`;
+  return `${(bytes / 1_000_000).toFixed(2)} MB`;
 }
 
 /** One answer: an async iterable of events, `done` / `text()` for the end, `cancel()`. Made by `RelayClient.ask`. */

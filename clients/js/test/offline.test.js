@@ -81,7 +81,7 @@ test("attachments: wrong type, too big, empty and a kind the model does not take
   assert.equal(checkAttachment({ name: "a.exe", type: "application/x-msdownload", size: 10 }).reason, "wrong_type");
   const big = checkAttachment({ name: "big.jpg", type: "image/jpeg", size: 4_000_000 });
   assert.equal(big.reason, "too_big");
-  assert.match(big.message, /big\.jpg is 4\.0 MB; images may be at most 3\.8 MB/);
+  assert.match(big.message, /big\.jpg is 4\.00 MB; images may be at most 3\.75 MB/);
   assert.equal(checkAttachment({ name: "doc.pdf", type: "application/pdf", size: 4_600_000 }).reason, "too_big");
   assert.equal(checkAttachment({ name: "e.txt", type: "text/plain", size: 0 }).reason, "empty");
   assert.equal(checkAttachment({ name: "a.pdf", type: "application/pdf", size: 9 }, { kinds: ["image"] }).reason, "wrong_type");

@@ -80,8 +80,8 @@ def check(file_name: str, content_type: str, size: int, kinds: tuple[str, ...] |
     if size == 0:
         return Problem("empty", f"{file_name} is empty")
     if size > max_bytes:
-        limit = f"{max_bytes / 1e6:.2f}".rstrip("0").rstrip(".")
-        return Problem("too_big", f"{file_name} is {size / 1e6:.1f} MB; {kind}s may be at most {limit} MB")
+        size_mb, limit_mb = size / 1e6, max_bytes / 1e6
+        return Problem("too_big", f"{file_name} is {size_mb:.2f} MB; {kind}s may be at most {limit_mb:.2f} MB")
     return None
 
 
