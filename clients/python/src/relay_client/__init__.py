@@ -50,7 +50,7 @@ from relay_client.events import (
 )
 from relay_client.parts import FRAME_BUDGET_BYTES, FRAME_LIMIT_BYTES, MAX_PARTS, split_sendtext
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "ATTACHMENT_TYPES",
