@@ -28,7 +28,7 @@ from relay_client import (
     split_sendtext,
 )
 from relay_client.attachments import check, multipart
-from relay_client.chat import DIM, Renderer
+from relay_client.chat import DIM, Renderer, local_clock
 from relay_client.parts import SplitError, message_bytes
 from websockets.asyncio.server import serve
 
@@ -126,7 +126,14 @@ def test_the_chat_shows_reasoning_dimmed_on_stderr_and_tool_calls_as_lines():
     lines = err.getvalue().splitlines()
     assert lines[0] == f"{DIM}thinking: Let me\x1b[0m{DIM} think.\x1b[0m"
     assert '→ tool clock {"zone": "UTC"}' in lines[1]
-    assert "tool results" in lines[2]
+    assert "the model called a tool" in lines[2]
+
+
+def test_the_chats_clock_tool_answers_in_a_known_zone_and_refuses_an_unknown_one():
+    status, content = local_clock({"timeZone": "Asia/Tokyo"})
+    assert status == "success" and content["timeZone"] == "Asia/Tokyo" and content["now"].endswith("+09:00")
+    assert local_clock({"timeZone": "Mars/Olympus"}) == ("error", "unknown time zone: Mars/Olympus")
+    assert local_clock({})[0] == "success"
 
 
 def test_reconnect_gives_up_on_a_server_that_accepts_and_closes_every_connection():

@@ -130,3 +130,13 @@ def test_chat_shows_reasoning_dimmed_on_stderr_and_only_the_answer_on_stdout(cli
     assert process.returncode == 0, process.stderr
     assert process.stdout.startswith("Turn 1. You said: Think first")
     assert len(process.stderr.split("thinking:")[1].splitlines()[0].split()) == 5
+
+
+def test_chat_runs_its_clock_tool_when_the_model_calls_it_and_prints_the_follow_up(relay_gateway, user):
+    question = f"What time is it? [[sim tool=local_clock]] {FAST}"
+    command = [sys.executable, "-m", "relay_client", "--url", relay_gateway.ws_url, "--clock", "--model", "claude"]
+    command += ["--token", relay_gateway.dev_issuer.mint(user), question]
+    process = subprocess.run(command, capture_output=True, text=True, encoding="utf-8", timeout=TIMEOUT)
+    assert process.returncode == 0, process.stderr
+    assert "→ tool local_clock {" in process.stderr and "← local_clock: {" in process.stderr
+    assert "Turn 2. Tool local_clock returned:" in process.stdout

@@ -11,8 +11,9 @@ connection is picked up again without losing a word (RelayClient resumes the ans
 Commands at the prompt: `/new` (a new conversation), `/models`, `/history`, `/attach FILE`, `/quit`.
 
 Rendering lives in `Renderer`: one method per event type, looked up in `Renderer.handlers`. The model's reasoning
-is shown dimmed on stderr (stdout keeps exactly the answer's text), each tool call as a line of its own; this chat
-runs no tools, so an answer that stops for `tool_use` says so. Frame types nobody handles are skipped.
+is shown dimmed on stderr (stdout keeps exactly the answer's text), each tool call as a line of its own. `--clock`
+offers the model one demo tool, `local_clock`: the chat runs each call, shows its result as a line, and sends the
+results back (`toolResults`); the model's next answer follows. Frame types nobody handles are skipped.
 """
 
 from __future__ import annotations
@@ -20,17 +21,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime
 import json
 import os
 import signal
 import sys
 import threading
+import zoneinfo
 from collections.abc import Callable
 from typing import Any, TextIO
 
 from relay_client.client import Answer, ConnectionState, RelayClient, StateChange
 from relay_client.errors import RelayError
-from relay_client.events import Done, Error, Event, Reasoning, Start, Text, ToolUse
+from relay_client.events import Done, Error, Event, Reasoning, Result, Start, Text, ToolUse
+
+MAX_TOOL_ROUNDS = 5
+"""Tool rounds answered in a row at most: a model that keeps calling tools is stopped there."""
+CLOCK_TOOL: dict[str, Any] = {
+    "name": "local_clock",
+    "description": "The current date and time on the user's computer, optionally in an IANA time zone.",
+    "inputSchema": {"type": "object", "properties": {"timeZone": {"type": "string"}}},
+}
+"""The chat's demo client-side tool (`--clock`): the model calls it, the chat runs it and sends the result back."""
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -111,7 +123,7 @@ class Renderer:
         if event.stop_reason == "cancelled":
             self.note("[cancelled]")
         elif event.stop_reason == "tool_use":
-            self.note("[the model waits for tool results; this chat runs no tools]")
+            self.note("[the model called a tool]")
         elif event.stop_reason != "end_turn":
             self.note(f"[stopped: {event.stop_reason}]")
         if self.verbose:
@@ -174,29 +186,40 @@ class Chat:
         self.answer: Answer | None = None
         self.interrupted = False
         self.attachments: list[str] = list(getattr(args, "attach", None) or [])  # sent with the next question
+        self.tools: list[dict[str, Any]] = [CLOCK_TOOL] if getattr(args, "clock", False) else []
 
     async def turn(self, text: str) -> bool:
-        """Ask, stream the answer, return True if it ended with `done`."""
-        args = self.args
+        """Ask, stream the answer (and, with `--clock`, the answers after each round of tool results), return True
+        if the last one ended with `done`."""
         try:
             files, self.attachments = self.attachments, []
             uploaded = [await self.relay.attach(path) for path in files]
             for file in uploaded:
                 self.renderer.note(f"[attached {file.file_name}, {file.size} bytes]")
-            self.answer = await self.relay.ask(
-                text,
-                model=args.model,
-                conversation_id=self.conversation_id,
-                system=args.system,
-                max_tokens=args.max_tokens,
-                temperature=args.temperature,
-                reasoning=True if getattr(args, "reasoning", False) else None,
-                attachments=uploaded or None,
-            )
+            result = await self.stream(text=text, attachments=uploaded or None)
+            rounds = 0
+            while result is not None and result.stop_reason == "tool_use" and self.tools and rounds < MAX_TOOL_ROUNDS:
+                rounds += 1
+                tool_results = [self.run_tool(call) for call in result.tool_uses]
+                result = await self.stream(tool_results=tool_results)
         except RelayError as exc:
             self.renderer.failure(exc)
             return False
-        answer = self.answer
+        return result is not None
+
+    async def stream(self, **fields: Any) -> Result | None:
+        """One request: send it, render its events (or frames), return its Result (None when it ended in error)."""
+        args = self.args
+        self.answer = answer = await self.relay.ask(
+            model=args.model,
+            conversation_id=self.conversation_id,
+            system=args.system,
+            max_tokens=args.max_tokens,
+            temperature=args.temperature,
+            reasoning=True if getattr(args, "reasoning", False) else None,
+            tools=self.tools or None,
+            **fields,
+        )
         try:
             if self.renderer.json_mode:
                 async for frame in answer.frames():
@@ -204,13 +227,18 @@ class Chat:
             else:
                 async for event in answer:
                     self.renderer.event(event)
-            result = await answer.result()
+            return await answer.result()
         except RelayError:
-            return False
+            return None
         finally:
             self.answer = None
             self.conversation_id = answer.conversation_id or self.conversation_id
-        return result is not None
+
+    def run_tool(self, call: ToolUse) -> dict[str, Any]:
+        """Run a tool call here (the chat's one tool, the clock) and show its result as a line."""
+        status, content = local_clock(call.input) if call.name == CLOCK_TOOL["name"] else ("error", "no such tool")
+        self.renderer.note(f"← {call.name}: {json.dumps(content, ensure_ascii=False)}")
+        return {"toolUseId": call.tool_use_id, "content": content, "status": status}
 
     def interrupt(self) -> bool:
         """Ctrl-C: cancel the answer in flight (True), or tell the caller to quit (False)."""
@@ -257,6 +285,17 @@ class Chat:
         except RelayError as exc:
             self.renderer.failure(exc)
         return True
+
+
+def local_clock(arguments: dict[str, Any]) -> tuple[str, Any]:
+    """(status, content) of the clock tool: now, in `timeZone` when given and known."""
+    zone_name = arguments.get("timeZone")
+    try:
+        zone = zoneinfo.ZoneInfo(zone_name) if isinstance(zone_name, str) and zone_name else None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return "error", f"unknown time zone: {zone_name}"
+    now = datetime.datetime.now(zone).astimezone(zone)
+    return "success", {"now": now.isoformat(timespec="seconds"), "timeZone": str(now.tzinfo)}
 
 
 def _stdin_lines(loop: asyncio.AbstractEventLoop) -> asyncio.Queue[str | None]:
@@ -344,6 +383,9 @@ def parser() -> argparse.ArgumentParser:
     arguments.add_argument("--temperature", type=float)
     arguments.add_argument("--json", action="store_true", help="print the answer's frames as JSON lines")
     arguments.add_argument("--reasoning", action="store_true", help="ask the model to think first (shown dimmed)")
+    arguments.add_argument(
+        "--clock", action="store_true", help="offer the model a tool that reads this computer's clock, run here"
+    )
     arguments.add_argument(
         "--attach", action="append", metavar="FILE", help="send FILE with the (first) question; repeatable"
     )
