@@ -117,12 +117,9 @@ export class AnswerView {
     this.tools.hidden = false;
   }
 
-  setToolResult(toolUseId, { status, content }) {
+  setToolResult(toolUseId, result) {
     const card = [...this.tools.children].find((c) => c.dataset.toolUseId === toolUseId);
-    if (!card) return;
-    card.dataset.state = status;
-    const shown = typeof content === "string" ? content : JSON.stringify(content);
-    card.querySelector(".tool-result").textContent = `${status === "success" ? "→" : "✗"} ${shown}`;
+    if (card) showToolResult(card, result);
   }
 
   /** Show everything now (the answer ended, or the view is being left). */
@@ -219,6 +216,13 @@ export class AnswerView {
     cancelAnimationFrame(this.frame);
     clearTimeout(this.countdown);
   }
+}
+
+/** A tool call's result on its card: `→ content` (success) or `✗ content` (error). */
+export function showToolResult(card, { status = "success", content }) {
+  card.dataset.state = status;
+  const shown = typeof content === "string" ? content : JSON.stringify(content);
+  card.querySelector(".tool-result").textContent = `${status === "error" ? "✗" : "→"} ${shown}`;
 }
 
 /** An answer stored in a conversation's history: its reasoning and tool calls (protocol v2), text, and a note when

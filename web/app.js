@@ -4,7 +4,7 @@
 // decides what the page shows when.
 
 import { Announcer } from "./announcer.js";
-import { AnswerView, storedAnswerBubble, userBubble } from "./answer-view.js";
+import { AnswerView, showToolResult, storedAnswerBubble, userBubble } from "./answer-view.js";
 import { AttachmentTray } from "./attachments.js";
 import { DEV_USER, tokenSource } from "./auth.js";
 import { loadConfig } from "./config.js";
@@ -320,7 +320,14 @@ function showHistory({ conversationId, turns }) {
   ui.transcript.replaceChildren();
   for (const turn of turns) {
     const entry = turn.requestId ? state.answers.get(turn.requestId) : undefined;
-    if (turn.role === "user" && turn.toolResults?.length && !turn.text) continue; // shown on the tool cards live
+    if (turn.role === "user" && turn.toolResults?.length) {
+      // Tool results are the page's own turn: shown on the cards of the calls they answer, not as a message.
+      for (const result of turn.toolResults) {
+        const card = [...ui.transcript.querySelectorAll(".tool-card")].find((c) => c.dataset.toolUseId === result.toolUseId);
+        if (card) showToolResult(card, result);
+      }
+      if (!turn.text) continue;
+    }
     if (turn.role === "user") ui.transcript.append(userBubble(turn.text, turn.attachments ?? []));
     else if (entry?.answer.finished) ui.transcript.append(entry.view.root); // seen live: keeps its usage line
     else if (!entry) ui.transcript.append(storedAnswerBubble(turn.text, turn));

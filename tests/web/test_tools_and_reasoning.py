@@ -54,3 +54,15 @@ def test_the_browser_clock_tool_runs_in_the_page_and_its_result_reaches_the_mode
     assert follow_up.locator(".markdown").text_content().startswith("Turn 2. Tool browser_clock returned:")
     assert page.locator(".message.user").count() == 1, "the tool results are not a message of the user's"
     assert page.problems == []
+
+    # Reloaded, the conversation opened from the sidebar is its history: the call with its result, the follow-up.
+    page.reload()
+    page.wait_for_selector("#status[data-state=open]")
+    page.locator(".conversation").first.click()
+    page.wait_for_selector(".message.answer .tool-card")
+    stored = page.locator(".tool-card")
+    assert stored.count() == 1 and stored.locator(".tool-title").text_content() == "🔧 browser_clock"
+    assert stored.get_attribute("data-state") == "success"
+    assert '"timeZone"' in stored.locator(".tool-result").text_content()
+    assert page.locator(".message.user").count() == 1
+    assert page.locator(".message.answer").nth(1).locator(".markdown").text_content().startswith("Turn 2. Tool")
