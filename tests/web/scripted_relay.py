@@ -79,7 +79,9 @@ class ScriptedRelay:
             stop = "tool_use"
         else:
             seen = "".join(f"[{attachment}] " for attachment in request.get("attachments") or [])
-            frames.append({"type": "delta", "text": f"{seen}Turn 1. You said: {request.get('text', '')}"})
+            text = request.get("text", "")
+            said = text if len(text) <= 1000 else f"{len(text)} characters, ending {text[-20:]!r}"  # frames ≤ 32 KB
+            frames.append({"type": "delta", "text": f"{seen}Turn 1. You said: {said}"})
         frames.append({"type": "done", "stopReason": stop, "usage": {"inputTokens": 3, "outputTokens": 5}})
         return [{**frame, "requestId": request_id, "seq": seq} for seq, frame in enumerate(frames)]
 
