@@ -112,7 +112,7 @@ function connect() {
   relay.on("open", () => relay === state.relay && onOpen());
   // Errors that belong to no request the page made (a refused cancel, ...) go to the banner.
   relay.on("error", ({ error }) => relay === state.relay && showError(error));
-  relay.connect().catch(() => {}); // it only gives up when closed (another user)
+  relay.connect().catch(() => {}); // a failure shows as the `failed` state: the offline banner
 }
 
 function onConnectionState({ state: connectionState, error }) {
@@ -268,9 +268,9 @@ function runTools(entry) {
     entry.view.setToolResult(call.toolUseId, result);
     return { toolUseId: call.toolUseId, ...result };
   });
-  entry.view.setStatus("Tool results sent back to the model.");
   state.conversationId = entry.answer.conversationId ?? state.conversationId;
-  ask("", { toolResults, toolRound: entry.toolRound + 1 });
+  const sent = ask("", { toolResults, toolRound: entry.toolRound + 1 });
+  entry.view.setStatus(sent ? "Tool results sent back to the model." : "The tool results could not be sent (offline).");
 }
 
 function retry(text) {
