@@ -217,13 +217,24 @@ export class AnswerState {
   }
 }
 
-/** The turns of `history` frames with a turn split over several entries put back together. */
+const MERGED_LISTS = ["toolUses", "toolResults", "attachments"];
+
+/** The turns of `history` frames with a turn split over several entries put back together: text and reasoning
+ * concatenated, tool calls, tool results and attachments (protocol v2, which may follow in entries of their own)
+ * joined in order. */
 export function mergeTurns(entries) {
   const turns = [];
   for (const entry of entries) {
     const last = turns[turns.length - 1];
-    if (last && last.turn === entry.turn) last.text += entry.text || "";
-    else turns.push({ ...entry, text: entry.text || "" });
+    if (!last || last.turn !== entry.turn) {
+      turns.push({ ...entry, text: entry.text || "" });
+      continue;
+    }
+    last.text += entry.text || "";
+    if (typeof entry.reasoning === "string") last.reasoning = (last.reasoning ?? "") + entry.reasoning;
+    for (const key of MERGED_LISTS) {
+      if (Array.isArray(entry[key])) last[key] = [...(last[key] ?? []), ...entry[key]];
+    }
   }
   return turns;
 }

@@ -12,6 +12,7 @@ import {
   MAX_PARTS,
   RelayClient,
   checkAttachment,
+  mergeTurns,
   messageBytes,
   splitSendtext,
 } from "../relay-client.js";
@@ -127,4 +128,20 @@ test("a server that accepts and closes every connection: bounded attempts, then 
   assert.equal(connections, 4, "nothing after giving up");
   relay.close();
   server.close();
+});
+
+test("history: a v2 turn split over entries is joined — text and reasoning concatenated, calls and results in order", () => {
+  const merged = mergeTurns([
+    { turn: 1, role: "user", text: "What is 2*7?" },
+    { turn: 2, role: "assistant", text: "Let me ", reasoning: "The user " },
+    { turn: 2, role: "assistant", text: "calculate.", reasoning: "wants 14.", toolUses: [{ toolUseId: "t1", name: "calc", input: {} }] },
+    { turn: 2, role: "assistant", text: "", toolUses: [{ toolUseId: "t2", name: "calc", input: {} }] },
+    { turn: 3, role: "user", text: "", toolResults: [{ toolUseId: "t1", content: 14 }] },
+    { turn: 3, role: "user", text: "", toolResults: [{ toolUseId: "t2", content: 14 }] },
+  ]);
+  assert.equal(merged.length, 3);
+  assert.equal(merged[1].text, "Let me calculate.");
+  assert.equal(merged[1].reasoning, "The user wants 14.");
+  assert.deepEqual(merged[1].toolUses.map((c) => c.toolUseId), ["t1", "t2"]);
+  assert.deepEqual(merged[2].toolResults.map((r) => r.toolUseId), ["t1", "t2"]);
 });

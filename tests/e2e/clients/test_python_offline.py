@@ -24,11 +24,13 @@ from relay_client import (
     Start,
     Text,
     ToolUse,
+    Turn,
     Usage,
     split_sendtext,
 )
 from relay_client.attachments import check, multipart
 from relay_client.chat import DIM, Renderer, local_clock
+from relay_client.client import _joined
 from relay_client.parts import SplitError, message_bytes
 from websockets.asyncio.server import serve
 
@@ -167,3 +169,12 @@ def test_reconnect_gives_up_on_a_server_that_accepts_and_closes_every_connection
     assert connections == 4, "one connection per attempt, and none after giving up"
     assert states[-1] == ConnectionState.FAILED
     assert "1011" in str(error.__cause__)
+
+
+def test_history_joins_a_v2_turn_split_over_entries():
+    first = Turn(2, "assistant", "Let me ", reasoning="The user ", tool_uses=({"toolUseId": "t1"},))
+    rest = Turn(2, "assistant", "calculate.", reasoning="wants 14.", tool_uses=({"toolUseId": "t2"},))
+    joined = _joined(first, rest)
+    assert (joined.text, joined.reasoning) == ("Let me calculate.", "The user wants 14.")
+    assert [call["toolUseId"] for call in joined.tool_uses] == ["t1", "t2"]
+    assert _joined(Turn(3, "user", "", tool_results=({"toolUseId": "t1"},)), Turn(3, "user", "")).reasoning is None

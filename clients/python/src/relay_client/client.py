@@ -567,8 +567,7 @@ class RelayClient:
                     tuple(entry.get("attachments") or ()),
                 )
                 if turns and turns[-1].turn == piece.turn and turns[-1].role == piece.role:
-                    previous = turns.pop()  # a long turn split across entries: join its text again
-                    piece = Turn(**{**_fields(previous), "text": previous.text + piece.text})
+                    piece = _joined(turns.pop(), piece)  # a long turn split across entries
                 turns.append(piece)
         title = frames[-1].get("title") if frames else None
         return History(conversation_id, title, turns)
@@ -901,6 +900,22 @@ class RelayClient:
 
 def _fields(turn: Turn) -> dict[str, Any]:
     return {name: getattr(turn, name) for name in Turn.__dataclass_fields__}
+
+
+def _joined(previous: Turn, piece: Turn) -> Turn:
+    """One turn from two entries of it: text and reasoning concatenated; tool calls, tool results and attachments
+    (which may follow the text in entries of their own) in order."""
+    reasoning = previous.reasoning if piece.reasoning is None else (previous.reasoning or "") + piece.reasoning
+    return Turn(
+        **{
+            **_fields(previous),
+            "text": previous.text + piece.text,
+            "reasoning": reasoning,
+            "tool_uses": previous.tool_uses + piece.tool_uses,
+            "tool_results": previous.tool_results + piece.tool_results,
+            "attachments": previous.attachments + piece.attachments,
+        }
+    )
 
 
 def _copy_error(error: RelayError) -> RelayError:
