@@ -309,6 +309,7 @@ class LocalGateway:
             *self._openai_lines(),
             *problems,
             f"Talk to it:  npx wscat -c {self._wscat_target()}",
+            f"  or chat:   {self._terminal_chat_command()}",
             *self._curl_lines(),
         ]
 
@@ -333,6 +334,11 @@ class LocalGateway:
             f"Or over HTTP:  curl -N {self.openai_base_url}/chat/completions {auth}"
             f"-H 'Content-Type: application/json' -d '{body}'"
         ]
+
+    def _terminal_chat_command(self) -> str:
+        # The Python client's terminal chat (clients/python): streams text, resumes after drops, cancels on Ctrl-C.
+        token = f" --token {self.dev_issuer.mint()}" if self.options.authorizer and self.dev_issuer else ""
+        return f"python -m relay_client --url {self.ws_url}{token}"
 
     def _token_lines(self) -> list[str]:
         if self.dev_issuer is None:

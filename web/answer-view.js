@@ -1,16 +1,20 @@
-// The bubbles of the transcript: a user's message (plain text), and an answer that renders its Markdown as it
-// streams, says when it waits, reconnects or stops, shows its error, and ends with a small line of usage and timing.
+// The bubbles of the transcript: a user's message (plain text, its attachments' thumbnails), and an answer that
+// renders its Markdown as it streams, says when it waits, reconnects or stops, shows its error, and ends with a small
+// line of usage and timing. Protocol v2: the model's reasoning streams into a collapsible "thinking" block above the
+// text (plain text, never Markdown), and each tool call is a card that later shows the tool's result.
 
+import { attachmentStrip } from "./attachments.js";
 import { describeError, describeStop } from "./errors.js";
 import { updateMarkdown } from "./markdown.js";
 
 const reducedMotion = matchMedia("(prefers-reduced-motion: reduce)");
 
-export function userBubble(text) {
+export function userBubble(text, attachments = []) {
   const article = element("article", "message user");
   article.setAttribute("aria-label", "You");
   const bubble = element("div", "bubble");
-  bubble.append(element("p", "plain", text)); // the user's own words: text, never Markdown or HTML
+  if (attachments.length) bubble.append(attachmentStrip(attachments));
+  if (text) bubble.append(element("p", "plain", text)); // the user's own words: text, never Markdown or HTML
   article.append(bubble);
   return article;
 }
@@ -27,7 +31,10 @@ export class AnswerView {
     this.error = element("div", "answer-error");
     this.error.hidden = true;
     this.meta = element("p", "answer-meta");
-    this.bubble.append(this.body, this.status, this.error);
+    this.thinking = null; // the <details> of the model's reasoning, made when the first reasoning arrives
+    this.tools = element("div", "tool-calls");
+    this.tools.hidden = true;
+    this.bubble.append(this.body, this.tools, this.status, this.error);
     this.root.append(this.bubble, this.meta);
     this.target = "";
     this.shown = 0;
@@ -74,6 +81,47 @@ export class AnswerView {
     updateMarkdown(this.body, this.target.slice(0, end));
   }
 
+  /** The reasoning so far: a collapsible block that is open while the model thinks and folds once it answers. */
+  setReasoning(text, { redacted = false } = {}) {
+    if (!this.thinking) {
+      this.thinking = element("details", "thinking");
+      this.thinking.open = true;
+      this.thinkingSummary = element("summary", "thinking-summary", "Thinking…");
+      this.thinkingText = element("p", "thinking-text");
+      this.thinking.append(this.thinkingSummary, this.thinkingText);
+      this.bubble.prepend(this.thinking);
+    }
+    this.thinkingText.textContent = text || (redacted ? "(the model's reasoning is redacted)" : "");
+    this.thinking.dataset.state = "streaming";
+  }
+
+  /** The model moved on from reasoning (text, a tool call, or the end): the block folds, the reader may reopen it. */
+  endReasoning() {
+    if (!this.thinking || this.thinking.dataset.state === "done") return;
+    this.thinking.dataset.state = "done";
+    this.thinkingSummary.textContent = "Thoughts";
+    this.thinking.open = false;
+  }
+
+  /** A tool call as a card: its name and input now, its result once the page ran it (`setToolResult`). */
+  addToolCall({ toolUseId, name, input }) {
+    this.endReasoning();
+    const card = element("section", "tool-card");
+    card.dataset.toolUseId = toolUseId;
+    card.dataset.state = "called";
+    card.setAttribute("aria-label", `Tool call ${name}`);
+    card.append(element("p", "tool-title", `🔧 ${name}`), element("pre", "tool-input", JSON.stringify(input ?? {}, null, 2)));
+    const result = element("p", "tool-result", "waiting for the answer to end…");
+    card.append(result);
+    this.tools.append(card);
+    this.tools.hidden = false;
+  }
+
+  setToolResult(toolUseId, result) {
+    const card = [...this.tools.children].find((c) => c.dataset.toolUseId === toolUseId);
+    if (card) showToolResult(card, result);
+  }
+
   /** Show everything now (the answer ended, or the view is being left). */
   flush() {
     cancelAnimationFrame(this.frame);
@@ -96,6 +144,7 @@ export class AnswerView {
 
   /** The `done` frame: a note when it ended early, and usage and timing underneath. */
   done(frame, model) {
+    this.endReasoning();
     this.flush();
     const cancelled = frame.stopReason === "cancelled";
     this.setState(cancelled ? "stopped" : "done");
@@ -105,6 +154,7 @@ export class AnswerView {
 
   /** An `error` frame, shown in the bubble under whatever text had arrived. */
   failed(frame, model) {
+    this.endReasoning();
     this.flush();
     this.setState("error");
     this.setStatus("");
@@ -168,9 +218,25 @@ export class AnswerView {
   }
 }
 
-/** An answer stored in a conversation's history: text, and a note when it was cut short. */
-export function storedAnswerBubble(text, { status, stop }) {
+/** A tool call's result on its card: `→ content` (success) or `✗ content` (error). */
+export function showToolResult(card, { status = "success", content }) {
+  card.dataset.state = status;
+  const shown = typeof content === "string" ? content : JSON.stringify(content);
+  card.querySelector(".tool-result").textContent = `${status === "error" ? "✗" : "→"} ${shown}`;
+}
+
+/** An answer stored in a conversation's history: its reasoning and tool calls (protocol v2), text, and a note when
+ * it was cut short. */
+export function storedAnswerBubble(text, { status, stop, reasoning, toolUses }) {
   const view = new AnswerView();
+  if (reasoning) {
+    view.setReasoning(reasoning);
+    view.endReasoning();
+  }
+  for (const call of toolUses ?? []) {
+    view.addToolCall(call);
+    view.tools.lastChild.querySelector(".tool-result").textContent = "";
+  }
   view.target = text;
   view.flush();
   if (status === "partial") {

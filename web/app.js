@@ -4,15 +4,22 @@
 // decides what the page shows when.
 
 import { Announcer } from "./announcer.js";
-import { AnswerView, storedAnswerBubble, userBubble } from "./answer-view.js";
+import { AnswerView, showToolResult, storedAnswerBubble, userBubble } from "./answer-view.js";
+import { AttachmentTray } from "./attachments.js";
 import { DEV_USER, tokenSource } from "./auth.js";
 import { loadConfig } from "./config.js";
 import { ConversationList } from "./conversation-list.js";
 import { describeError } from "./errors.js";
 import { RelayClient } from "./relay-client.js";
+import { TOOLS, runTool } from "./tools.js";
 
-// A page stays until it is closed: it keeps trying to reconnect (0.5 s doubling to 15 s, with jitter) for good.
-const RECONNECT = { baseDelayMs: 500, maxDelayMs: 15_000, maxAttempts: Number.POSITIVE_INFINITY };
+// Reconnecting backs off (0.5 s doubling to 15 s, with jitter) and gives up after 10 attempts in a row — about a
+// minute and a half — with a banner and a Reconnect button: never a loop, whatever closes the connection. A
+// connection that is closed before the relay answered on it counts as a failed attempt (the relay client's rule).
+// config.json may override it (`reconnect`), as the browser tests do.
+const RECONNECT = { baseDelayMs: 500, maxDelayMs: 15_000, maxAttempts: 10 };
+// Tool calls answered by the page in a row, at most: a model that keeps calling tools is stopped there.
+const MAX_TOOL_ROUNDS = 5;
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -26,6 +33,9 @@ const ui = {
   model: $("model"),
   send: $("send"),
   stop: $("stop"),
+  reasoning: $("reasoning"),
+  useTools: $("use-tools"),
+  bannerAction: $("banner-action"),
 };
 
 const state = {
@@ -36,10 +46,12 @@ const state = {
   active: null, // the entry streaming in the conversation on screen
   answers: new Map(), // requestId → {answer, view}: the page's answers (the relay client's Answer objects)
   modelsLoaded: false,
+  models: [], // the `models` frame's entries: what each model takes (tools, reasoning, attachments)
   historyWanted: null, // the conversation whose history is on its way
 };
 const announcer = new Announcer($("announcer"));
 let conversations;
+let tray;
 
 async function main() {
   try {
@@ -60,6 +72,7 @@ async function main() {
     onError: showError,
   });
   wireComposer();
+  wireAttachments();
   wireUserSwitch();
   $("new-conversation").addEventListener("click", newConversation);
   $("banner-close").addEventListener("click", () => (ui.banner.hidden = true));
@@ -70,11 +83,14 @@ async function main() {
   // For tests and devtools: lose the socket like a network failure would, and read the answers' state.
   window.relayChat = {
     drop: () => state.relay.drop(),
+    models: () => state.models,
     answers: () =>
       [...state.answers.values()].map(({ answer }) => ({
         requestId: answer.requestId,
         state: answer.status,
         text: answer.currentText,
+        reasoning: answer.currentReasoning,
+        toolUses: answer.toolUses,
         lastSeq: answer.lastSeq,
         duplicates: answer.frames.duplicates,
         terminal: answer.terminal,
@@ -89,19 +105,28 @@ function connect() {
     url: new URL(state.config.wsUrl, location.href).toString(),
     // Called on every (re)connect; `fresh` after a failed attempt (browsers hide a 401: it may be an expired token).
     token: (context) => state.tokens.token(context),
-    reconnect: RECONNECT,
+    reconnect: { ...RECONNECT, ...(state.config.reconnect ?? {}) },
   });
   state.relay = relay;
   relay.on("state", (detail) => relay === state.relay && onConnectionState(detail));
   relay.on("open", () => relay === state.relay && onOpen());
   // Errors that belong to no request the page made (a refused cancel, ...) go to the banner.
   relay.on("error", ({ error }) => relay === state.relay && showError(error));
-  relay.connect().catch(() => {}); // it only gives up when closed (another user)
+  relay.connect().catch(() => {}); // a failure shows as the `failed` state: the offline banner
 }
 
-function onConnectionState({ state: connectionState }) {
-  const labels = { connecting: "connecting…", open: "connected", reconnecting: "reconnecting…" };
-  setStatus(connectionState, labels[connectionState] || connectionState);
+function onConnectionState({ state: connectionState, error }) {
+  const labels = { connecting: "connecting…", open: "connected", reconnecting: "reconnecting…", failed: "offline" };
+  setStatus(connectionState === "failed" ? "offline" : connectionState, labels[connectionState] || connectionState);
+  if (connectionState === "failed") {
+    // The relay client gave up (bounded attempts): say so, and let the reader try again when they choose.
+    showBanner(`Cannot reach the relay: ${error?.message ?? "the connection kept failing"}.`, {
+      label: "Reconnect",
+      run: () => state.relay.connect().catch(() => {}),
+    });
+  } else if (connectionState === "open" && ui.bannerAction.dataset.kind === "Reconnect") {
+    ui.banner.hidden = true;
+  }
   for (const entry of state.answers.values()) {
     if (!entry.answer.finished) entry.view.reconnecting(connectionState !== "open");
   }
@@ -138,8 +163,15 @@ function onAnswerEvent(entry, event) {
       }
       break;
     case "text":
+      view.endReasoning();
       view.setText(answer.currentText);
       if (onScreen) announcer.progress(answer.currentText);
+      break;
+    case "reasoning":
+      view.setReasoning(answer.currentReasoning, { redacted: event.redacted });
+      break;
+    case "toolUse":
+      view.addToolCall(event);
       break;
     case "done":
     case "error": {
@@ -153,6 +185,7 @@ function onAnswerEvent(entry, event) {
       }
       conversations.reload();
       updateComposer();
+      if (event.type === "done" && event.stopReason === "tool_use" && onScreen) runTools(entry);
       break;
     }
     default:
@@ -167,25 +200,77 @@ function endingSummary(event) {
 
 // Asking, stopping, retrying.
 
-function ask(text) {
+/** Ask the model: `text` (any length: the relay client sends a long one in parts), with the files of the tray
+ * (uploaded first), or — `toolResults` — the results of the tool calls of the previous answer. */
+function ask(text, { files = [], toolResults = null, toolRound = 0 } = {}) {
   if (state.active || !state.relay.isOpen) return false;
-  // Every request carries a requestId (the relay client makes one), so even a refusal names its bubble.
-  const answer = state.relay.ask({
-    text,
-    model: ui.model.value || undefined,
-    conversationId: state.conversationId || undefined,
-  });
-  const view = new AnswerView({ simulated: state.config.simulated, onRetry: () => retry(text) });
-  const entry = { answer, view };
-  state.answers.set(answer.requestId, entry);
-  ui.welcome.hidden = true;
-  ui.transcript.append(userBubble(text), view.root);
-  scrollToEnd();
+  const again = toolResults ? () => ask("", { toolResults, toolRound }) : () => retry(text);
+  const view = new AnswerView({ simulated: state.config.simulated, onRetry: again });
+  const entry = { answer: null, view, toolRound };
   state.active = entry;
+  ui.welcome.hidden = true;
+  if (toolResults) ui.transcript.append(view.root);
+  else ui.transcript.append(userBubble(text, files), view.root);
+  scrollToEnd();
   announcer.start();
   updateComposer();
-  follow(entry);
+  const request = {
+    text: toolResults ? undefined : text,
+    toolResults: toolResults ?? undefined,
+    model: ui.model.value || undefined,
+    conversationId: state.conversationId || undefined,
+    reasoning: ui.reasoning.checked && !ui.reasoning.disabled ? true : undefined,
+    tools: ui.useTools.checked && !ui.useTools.disabled ? TOOLS : undefined,
+  };
+  if (files.length) upload(entry, files, request);
+  else start(entry, request);
   return true;
+}
+
+/** Every request carries a requestId (the relay client makes one), so even a refusal names its bubble. */
+function start(entry, request) {
+  const answer = state.relay.ask(request);
+  entry.answer = answer;
+  state.answers.set(answer.requestId, entry);
+  follow(entry);
+}
+
+/** The message's files go first, each a presigned POST; the message follows with their ids. */
+async function upload(entry, files, request) {
+  const ids = [];
+  try {
+    for (const [index, { file }] of files.entries()) {
+      entry.view.setStatus(`uploading ${file.name} (${index + 1} of ${files.length})…`);
+      const kinds = selectedModel()?.attachments ?? null;
+      ids.push((await state.relay.attach(file, { kinds })).attachmentId);
+    }
+  } catch (error) {
+    entry.view.failed(error.frame ?? error, null);
+    if (state.active === entry) state.active = null;
+    announcer.finish("", `Error: ${error.message}`);
+    updateComposer();
+    return;
+  }
+  if (state.active !== entry) return; // the reader left (another conversation, another user)
+  start(entry, { ...request, attachments: ids });
+}
+
+/** The answer stopped for `tool_use`: run each call here, show its result on its card, and send the results. */
+function runTools(entry) {
+  const calls = entry.answer.toolUses;
+  if (!calls.length) return;
+  if (entry.toolRound >= MAX_TOOL_ROUNDS) {
+    entry.view.setStatus(`Stopped after ${MAX_TOOL_ROUNDS} tool calls in a row.`);
+    return;
+  }
+  const toolResults = calls.map((call) => {
+    const result = runTool(call);
+    entry.view.setToolResult(call.toolUseId, result);
+    return { toolUseId: call.toolUseId, ...result };
+  });
+  state.conversationId = entry.answer.conversationId ?? state.conversationId;
+  const sent = ask("", { toolResults, toolRound: entry.toolRound + 1 });
+  entry.view.setStatus(sent ? "Tool results sent back to the model." : "The tool results could not be sent (offline).");
 }
 
 function retry(text) {
@@ -195,7 +280,7 @@ function retry(text) {
 
 function stop() {
   const entry = state.active;
-  if (!entry || entry.answer.cancelWanted) return;
+  if (!entry || !entry.answer || entry.answer.cancelWanted) return;
   entry.view.stopping();
   // Before `start` the relay may not know the request yet: the client sends the cancel when it does.
   entry.answer.cancel();
@@ -235,7 +320,15 @@ function showHistory({ conversationId, turns }) {
   ui.transcript.replaceChildren();
   for (const turn of turns) {
     const entry = turn.requestId ? state.answers.get(turn.requestId) : undefined;
-    if (turn.role === "user") ui.transcript.append(userBubble(turn.text));
+    if (turn.role === "user" && turn.toolResults?.length) {
+      // Tool results are the page's own turn: shown on the cards of the calls they answer, not as a message.
+      for (const result of turn.toolResults) {
+        const card = [...ui.transcript.querySelectorAll(".tool-card")].find((c) => c.dataset.toolUseId === result.toolUseId);
+        if (card) showToolResult(card, result);
+      }
+      if (!turn.text) continue;
+    }
+    if (turn.role === "user") ui.transcript.append(userBubble(turn.text, turn.attachments ?? []));
     else if (entry?.answer.finished) ui.transcript.append(entry.view.root); // seen live: keeps its usage line
     else if (!entry) ui.transcript.append(storedAnswerBubble(turn.text, turn));
   }
@@ -263,6 +356,7 @@ function leaveConversation() {
 // Models.
 
 function showModels(models) {
+  state.models = models;
   const previous = ui.model.value;
   ui.model.replaceChildren();
   for (const model of models) {
@@ -275,6 +369,20 @@ function showModels(models) {
   }
   ui.model.disabled = models.length === 0;
   state.modelsLoaded = models.length > 0;
+  showCapabilities();
+}
+
+function selectedModel() {
+  return state.models.find((m) => m.id === ui.model.value) ?? null;
+}
+
+/** Think first / the clock tool only for a model that says it can (a relay of protocol v1 says nothing: off). */
+function showCapabilities() {
+  const model = selectedModel();
+  ui.reasoning.disabled = model?.reasoning !== true;
+  ui.useTools.disabled = model?.tools !== true;
+  if (ui.useTools.disabled) ui.useTools.checked = false;
+  if (ui.reasoning.disabled) ui.reasoning.checked = false;
 }
 
 // Composer and page chrome.
@@ -283,9 +391,14 @@ function wireComposer() {
   ui.composer.addEventListener("submit", (event) => {
     event.preventDefault();
     const text = ui.message.value;
-    if (text.trim() && ask(text)) ui.message.value = "";
+    const hasFiles = tray.ready.length > 0;
+    if ((text.trim() || hasFiles) && !state.active && state.relay.isOpen) {
+      ask(text, { files: tray.take() });
+      ui.message.value = "";
+    }
     ui.message.focus();
   });
+  ui.model.addEventListener("change", showCapabilities);
   ui.message.addEventListener("keydown", (event) => {
     // Enter sends, Shift+Enter is a new line; Enter that confirms an IME composition is neither.
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
@@ -296,6 +409,17 @@ function wireComposer() {
   ui.stop.addEventListener("click", stop);
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && state.active && !$("sign-in").open) stop();
+  });
+}
+
+function wireAttachments() {
+  tray = new AttachmentTray({
+    list: $("attachments"),
+    input: $("attach-input"),
+    button: $("attach"),
+    dropZone: document.querySelector("main.chat"),
+    pasteTarget: ui.message,
+    kinds: () => selectedModel()?.attachments ?? null,
   });
 }
 
@@ -366,12 +490,24 @@ function setStatus(name, text) {
 }
 
 function showError(frameOrError) {
+  // Requests refused because the client gave up on the connection: the offline banner (with Reconnect) says it.
+  if (frameOrError.code === "connection_failed" && state.relay?.state === "failed") return;
   const error = describeError(frameOrError);
   showBanner(`${error.title}: ${error.detail}`);
 }
 
-function showBanner(text) {
+/** A message over the page; `action` (`{label, run}`) adds a button, e.g. Reconnect. */
+function showBanner(text, action = null) {
   ui.bannerText.textContent = text;
+  ui.bannerAction.hidden = !action;
+  ui.bannerAction.dataset.kind = action?.label ?? "";
+  ui.bannerAction.textContent = action?.label ?? "";
+  ui.bannerAction.onclick = action
+    ? () => {
+        ui.banner.hidden = true;
+        action.run();
+      }
+    : null;
   ui.banner.hidden = false;
 }
 

@@ -15,12 +15,15 @@ const TITLES = {
   connection_failed: "Cannot reach the relay",
   message_too_big: "Message too big",
   closed: "Closed",
+  upload_failed: "Upload failed",
 };
 
 const ADVICE = {
   throttled: "Try again in a moment.",
   upstream_unavailable: "Try again in a moment.",
-  message_too_big: "The relay refuses messages over 32 KB (in UTF-8); shorten it.",
+  message_too_big:
+    "The relay closed the connection over this message (frames over 32 KB close it); it was not sent again, and the chat stays connected.",
+  connection_failed: "The page stopped trying; use Reconnect in the banner when the network is back.",
   connection_lost:
     "The connection was gone too long, so the relay stopped the answer; the text above is what was written before.",
 };
@@ -50,7 +53,7 @@ const STOP_REASONS = {
   max_tokens: "Stopped at the token limit.",
   stop_sequence: null,
   content_filtered: "Stopped by a content filter.",
-  tool_use: "The model asked for a tool (not supported here).",
+  tool_use: "The model called a tool.",
   time_limit: "Stopped at the relay's time limit; the text so far is complete.",
   cancelled: "Stopped.",
 };

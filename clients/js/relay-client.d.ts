@@ -14,10 +14,13 @@ export type RelayErrorCode =
   | "internal"
   /** Client: the connection could not be (re)established within `reconnect.maxAttempts`. Retryable. */
   | "connection_failed"
-  /** Client: API Gateway closed the connection (1009) over this request's message; it is never sent again. */
+  /** Client: API Gateway closed the connection (1009) over this request's message; it is never sent again. Also a
+   * message that no split into parts can fit (more than 64 parts, or its other fields alone over a frame). */
   | "message_too_big"
   /** Client: `close()` was called. */
   | "closed"
+  /** Client: the multipart POST of `attach()` failed. */
+  | "upload_failed"
   | (string & {});
 
 export type StopReason =
@@ -31,6 +34,12 @@ export type StopReason =
   | (string & {});
 
 export const FRAME_LIMIT_BYTES: number;
+/** The most one message takes on the wire (JSON, UTF-8); a longer sendtext goes out as parts. */
+export const FRAME_BUDGET_BYTES: number;
+/** At most this many parts per sendtext. */
+export const MAX_PARTS: number;
+/** Content type → what the relay accepts for it. */
+export const ATTACHMENT_TYPES: Readonly<Record<string, { kind: "image" | "document"; maxBytes: number }>>;
 
 export interface RelayErrorOptions {
   code?: RelayErrorCode;
@@ -39,6 +48,7 @@ export interface RelayErrorOptions {
   field?: string | null;
   requestId?: string | null;
   actions?: string[] | null;
+  reason?: AttachmentProblem["reason"] | null;
   frame?: ErrorFrame | null;
   cause?: unknown;
 }
@@ -55,6 +65,8 @@ export class RelayError extends Error {
   requestId: string | null;
   /** `unknown_action`: the valid actions. */
   actions: string[] | null;
+  /** A file `attach()` refused before uploading it. */
+  reason: AttachmentProblem["reason"] | null;
   /** The relay's error frame, when the relay sent one. */
   frame: ErrorFrame | null;
   static fromFrame(frame: ErrorFrame): RelayError;
@@ -65,6 +77,9 @@ export class RelayError extends Error {
 export interface Usage {
   inputTokens: number | null;
   outputTokens: number | null;
+  /** Protocol v2: prompt-cache tokens (null when the upstream does not say). */
+  cacheReadInputTokens?: number | null;
+  cacheWriteInputTokens?: number | null;
 }
 
 export interface Metrics {
@@ -109,14 +124,65 @@ export interface ErrorFrame {
   actions?: string[];
 }
 
-/** Any frame: a v1 frame, or one of a later protocol version this client passes through untouched. */
-export type Frame = StartFrame | DeltaFrame | DoneFrame | ErrorFrame | { type: string; [key: string]: unknown };
+export interface ReasoningFrame {
+  type: "reasoning";
+  requestId: string;
+  seq: number;
+  text?: string;
+  redacted?: boolean;
+}
+
+export interface ToolUseFrame {
+  type: "tool_use";
+  requestId: string;
+  seq: number;
+  toolUseId: string;
+  name: string;
+  input: Record<string, unknown>;
+}
+
+export interface UploadFrame {
+  type: "upload";
+  attachmentId: string;
+  url: string;
+  fields: Record<string, string>;
+  expiresIn: number;
+}
+
+/** Any frame: one of the protocol's, or one of a later version this client passes through untouched. */
+export type Frame =
+  | StartFrame
+  | DeltaFrame
+  | ReasoningFrame
+  | ToolUseFrame
+  | DoneFrame
+  | ErrorFrame
+  | UploadFrame
+  | { type: string; [key: string]: unknown };
 
 // ---- answers ----
 
-/** What `ask()` accepts: protocol v1's sendtext fields (later versions add tools, parts, attachments here). */
+/** A tool the model may call (protocol v2): the caller runs it and sends the result back in `toolResults`. */
+export interface Tool {
+  /** `[A-Za-z0-9_-]{1,64}`, unique within a request. */
+  name: string;
+  description?: string;
+  /** A JSON Schema object (`"type": "object"`). */
+  inputSchema: Record<string, unknown>;
+}
+
+export type ToolChoice = "auto" | "any" | "none" | { name: string };
+
+export interface ToolResult {
+  toolUseId: string;
+  content: unknown;
+  status?: "success" | "error";
+}
+
+/** What `ask()` accepts: the sendtext fields of docs/protocol.md. Parts (`part`/`parts`) are the client's business. */
 export interface AskOptions {
-  text: string;
+  /** Required unless `toolResults` is given. Any length the relay allows: over a frame it goes out in parts. */
+  text?: string;
   model?: string;
   conversationId?: string;
   system?: string;
@@ -124,6 +190,13 @@ export interface AskOptions {
   temperature?: number;
   /** `[A-Za-z0-9_-]{1,64}`; made by the client when absent. */
   requestId?: string;
+  tools?: Tool[];
+  toolChoice?: ToolChoice;
+  /** The results of the previous answer's tool calls (needs `conversationId`). */
+  toolResults?: ToolResult[];
+  reasoning?: boolean | { budgetTokens: number };
+  /** `attachmentId`s from `attach()`. */
+  attachments?: string[];
 }
 
 export interface StartEvent {
@@ -136,6 +209,27 @@ export interface StartEvent {
 export interface TextEvent {
   type: "text";
   text: string;
+}
+
+/** The model's reasoning (protocol v2), never part of the answer's text; `redacted`: reasoning withheld. */
+export interface ReasoningEvent {
+  type: "reasoning";
+  text: string;
+  redacted: boolean;
+}
+
+/** A tool call: run it, then `ask({conversationId, toolResults: [{toolUseId, content}]})` (protocol v2). */
+export interface ToolUseEvent {
+  type: "toolUse";
+  toolUseId: string;
+  name: string;
+  input: Record<string, unknown>;
+}
+
+export interface ToolUse {
+  toolUseId: string;
+  name: string;
+  input: Record<string, unknown>;
 }
 
 export interface DoneEvent {
@@ -152,13 +246,16 @@ export interface ErrorEvent {
   error: RelayError;
 }
 
-/** The events of one answer, in order: start, text..., then exactly one done or error. Discriminated by `type`
- * (protocol v2 adds more members, e.g. reasoning and tool_use: switch with a default branch). */
-export type AnswerEvent = StartEvent | TextEvent | DoneEvent | ErrorEvent;
+/** The events of one answer, in order: start, then text, reasoning and toolUse as they come, then exactly one done
+ * or error. Discriminated by `type`. */
+export type AnswerEvent = StartEvent | TextEvent | ReasoningEvent | ToolUseEvent | DoneEvent | ErrorEvent;
 
 export interface AnswerResult {
   requestId: string;
   text: string;
+  reasoning: string;
+  /** The tool calls; with `stopReason: "tool_use"` the model waits for their results. */
+  toolUses: ToolUse[];
   stopReason: StopReason;
   usage: Usage | null;
   metrics: Metrics | null;
@@ -174,6 +271,9 @@ export class AnswerState {
   conversationId: string | null;
   model: string | null;
   text: string;
+  reasoning: string;
+  reasoningRedacted: boolean;
+  toolUses: ToolUse[];
   state: "waiting" | "streaming" | "done" | "error";
   terminal: DoneFrame | ErrorFrame | null;
   nextSeq: number;
@@ -187,14 +287,18 @@ export class AnswerState {
 export class Answer implements AsyncIterable<AnswerEvent> {
   private constructor();
   readonly requestId: string;
-  /** The sendtext message as sent. */
-  readonly message: { action: "sendtext"; text: string; requestId: string } & Omit<AskOptions, "text" | "requestId">;
+  /** The sendtext message as asked. */
+  readonly message: { action: "sendtext"; text?: string; requestId: string } & Omit<AskOptions, "text" | "requestId">;
+  /** What goes on the wire: the message, or its parts (`part`, `parts`). */
+  readonly messages: Array<Answer["message"] & { part?: number; parts?: number }>;
   readonly frames: AnswerState;
   /** Resolves when the answer is done (cancelled included); rejects with a RelayError when it failed. */
   readonly done: Promise<AnswerResult>;
   readonly status: "waiting" | "streaming" | "done" | "error";
   readonly finished: boolean;
   readonly currentText: string;
+  readonly currentReasoning: string;
+  readonly toolUses: ToolUse[];
   readonly model: string | null;
   readonly conversationId: string | null;
   readonly lastSeq: number;
@@ -213,6 +317,23 @@ export interface ModelInfo {
   id: string;
   provider: string;
   default: boolean;
+  /** Protocol v2: what the model takes (absent from a v1 relay). */
+  tools?: boolean;
+  reasoning?: boolean;
+  attachments?: Array<"image" | "document">;
+}
+
+export interface Attachment {
+  attachmentId: string;
+  fileName: string;
+  contentType: string;
+  size: number;
+  expiresIn: number | null;
+}
+
+export interface AttachmentProblem {
+  reason: "wrong_type" | "too_big" | "empty";
+  message: string;
 }
 
 export interface HistoryTurn {
@@ -223,6 +344,11 @@ export interface HistoryTurn {
   requestId?: string;
   status?: "complete" | "partial";
   stop?: string;
+  /** Protocol v2. */
+  toolUses?: ToolUse[];
+  toolResults?: ToolResult[];
+  reasoning?: string;
+  attachments?: Array<{ attachmentId: string; fileName?: string; contentType?: string; size?: number }>;
 }
 
 export interface History {
@@ -269,10 +395,14 @@ export interface RelayClientOptions {
   /** Default: globalThis.WebSocket (browsers, Node ≥ 22). On Node 20 pass `(await import("ws")).WebSocket`. */
   WebSocket?: WebSocketConstructor;
   /** Reconnect backoff: delay between half and all of min(maxDelayMs, baseDelayMs·2^(n-1)); after maxAttempts
-   * failed attempts in a row everything in flight fails with `connection_failed`. Defaults 500, 15000, 8. */
-  reconnect?: { baseDelayMs?: number; maxDelayMs?: number; maxAttempts?: number };
+   * failed attempts in a row everything in flight fails with `connection_failed`. A connection counts as good (the
+   * count starts again) once a frame arrived on it or it stayed open `stableAfterMs`: one closed right after opening
+   * is a failed attempt, so there is never a reconnect loop. Defaults 500, 15000, 8, 10000. */
+  reconnect?: { baseDelayMs?: number; maxDelayMs?: number; maxAttempts?: number; stableAfterMs?: number };
   /** A connection not open after this long counts as a failed attempt. Default 10000. */
   connectTimeoutMs?: number;
+  /** A sendtext over this many bytes goes out in parts. Default FRAME_BUDGET_BYTES; null: never split. */
+  frameBudgetBytes?: number | null;
 }
 
 export type ConnectionState = "idle" | "connecting" | "open" | "reconnecting" | "failed" | "closed";
@@ -298,6 +428,11 @@ export class RelayClient extends EventTarget {
   models(): Promise<ModelInfo[]>;
   history(conversationId: string): Promise<History>;
   conversations(options?: { limit?: number; cursor?: string | null }): Promise<ConversationsPage>;
+  /** Upload a file (presigned POST) for `ask({attachments: [attachmentId]})`. `kinds`: what the model takes. */
+  attach(
+    file: Blob,
+    options?: { fileName?: string; contentType?: string; kinds?: Array<"image" | "document"> | null },
+  ): Promise<Attachment>;
   close(): void;
   /** Lose the socket as a network failure would: reconnect and resume follow. */
   drop(): void;
@@ -306,4 +441,16 @@ export class RelayClient extends EventTarget {
 }
 
 export function newRequestId(): string;
+/** The bytes of a message on the wire (JSON, UTF-8). */
+export function messageBytes(message: unknown): number;
+/** The message, or its parts, none over `budget` bytes; throws a `message_too_big` RelayError when none fit. */
+export function splitSendtext<M extends { text?: string; requestId?: string }>(
+  message: M,
+  budget?: number,
+): Array<M & { part?: number; parts?: number }>;
+export function attachmentType(file: { type?: string; name?: string }): string;
+export function checkAttachment(
+  file: { type?: string; name?: string; size?: number },
+  options?: { kinds?: Array<"image" | "document"> | null },
+): AttachmentProblem | null;
 export function mergeTurns(entries: HistoryTurn[]): HistoryTurn[];

@@ -1,10 +1,11 @@
-// @ws-llm-relay/client — a client of the WebSocket relay (protocol v1, docs/protocol.md) for browsers and Node ≥ 20.
+// @ws-llm-relay/client — a client of the WebSocket relay (protocol v2, docs/protocol.md) for browsers and Node ≥ 20.
 //
 // One ES module with no dependencies and no build step: the browser chat page (web/) imports this very file, and
 // Node imports it through the package's exports map. What it takes off the caller's hands: one WebSocket kept open
 // (reconnect with capped, jittered backoff, bounded, then a typed error), every answer in flight resumed by its last
 // `seq` after a reconnect, duplicate and early frames put in order, frames of concurrent answers routed by
-// requestId, and every failure typed (`RelayError`).
+// requestId, long text split into `sendtext` parts that each fit a frame, attachments uploaded, reasoning and
+// tool calls as events of their own, and every failure typed (`RelayError`).
 //
 //   const relay = new RelayClient({ url, token });           // token: a string or an (async) function
 //   const answer = relay.ask({ text: "Hello" });
@@ -15,11 +16,57 @@
 /** API Gateway's frame quota: a message sent in one larger frame makes it close the connection with 1009. */
 export const FRAME_LIMIT_BYTES = 32 * 1024;
 
+/** What one message may take on the wire, JSON escaping and UTF-8 included: under the frame limit with room to spare
+ * (API Gateway counts the frame, not the text). A `sendtext` larger than this goes out as parts. */
+export const FRAME_BUDGET_BYTES = 30 * 1024;
+/** The relay joins at most this many parts into one `sendtext` (issue 15's contract). */
+export const MAX_PARTS = 64;
+
+/** What the relay accepts as attachments (docs/protocol.md, `attach`): content type → kind and size limit. Checked
+ * here too, so a file that cannot go is refused before anything is uploaded. */
+export const ATTACHMENT_TYPES = Object.freeze({
+  "image/png": { kind: "image", maxBytes: 3_750_000 },
+  "image/jpeg": { kind: "image", maxBytes: 3_750_000 },
+  "image/gif": { kind: "image", maxBytes: 3_750_000 },
+  "image/webp": { kind: "image", maxBytes: 3_750_000 },
+  "application/pdf": { kind: "document", maxBytes: 4_500_000 },
+  "text/plain": { kind: "document", maxBytes: 4_500_000 },
+  "text/markdown": { kind: "document", maxBytes: 4_500_000 },
+  "text/csv": { kind: "document", maxBytes: 4_500_000 },
+  "text/html": { kind: "document", maxBytes: 4_500_000 },
+  "application/msword": { kind: "document", maxBytes: 4_500_000 },
+  "application/vnd.openxmlformats-officedocument.wordprocessingml.document": { kind: "document", maxBytes: 4_500_000 },
+  "application/vnd.ms-excel": { kind: "document", maxBytes: 4_500_000 },
+  "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": { kind: "document", maxBytes: 4_500_000 },
+});
+// Browsers leave `type` empty for some files (.md on most systems): the extension decides then.
+const TYPE_BY_EXTENSION = Object.freeze({
+  png: "image/png",
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  gif: "image/gif",
+  webp: "image/webp",
+  pdf: "application/pdf",
+  txt: "text/plain",
+  md: "text/markdown",
+  markdown: "text/markdown",
+  csv: "text/csv",
+  html: "text/html",
+  htm: "text/html",
+  doc: "application/msword",
+  docx: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+  xls: "application/vnd.ms-excel",
+  xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+});
+
 const REQUEST_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const CLOSE_TOO_BIG = 1009;
 const CLOSE_DROPPED = 4000;
 
-const DEFAULT_RECONNECT = Object.freeze({ baseDelayMs: 500, maxDelayMs: 15_000, maxAttempts: 8 });
+// `stableAfterMs`: a connection counts as good (the attempt count starts again) once a frame arrived on it or it
+// stayed open this long; one that opens and is closed at once still counts as a failed attempt, so a relay or proxy
+// that keeps accepting and closing ends in `failed`, never in a reconnect loop.
+const DEFAULT_RECONNECT = Object.freeze({ baseDelayMs: 500, maxDelayMs: 15_000, maxAttempts: 8, stableAfterMs: 10_000 });
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 // Node 20 has EventTarget and (since 19) CustomEvent; older runtimes get a minimal stand-in.
@@ -33,12 +80,13 @@ const DetailEvent =
   };
 
 /** Every failure this client reports: an `error` frame of the relay, or one of the client's own codes
- * (`connection_failed`, `message_too_big`, `closed`). */
+ * (`connection_failed`, `message_too_big`, `closed`, `upload_failed`). */
 export class RelayError extends Error {
   constructor(message, options = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "RelayError";
-    /** The protocol's error code (docs/protocol.md) or `connection_failed` | `message_too_big` | `closed`. */
+    /** The protocol's error code (docs/protocol.md) or `connection_failed` | `message_too_big` | `closed` |
+     * `upload_failed`. */
     this.code = options.code ?? "internal";
     /** True when the same request may succeed later (after `retryAfter` seconds when given). */
     this.retryable = Boolean(options.retryable);
@@ -48,6 +96,8 @@ export class RelayError extends Error {
     this.requestId = options.requestId ?? null;
     /** `unknown_action` only: the valid actions. */
     this.actions = options.actions ?? null;
+    /** A file refused before upload: `wrong_type` | `too_big` | `empty`. */
+    this.reason = options.reason ?? null;
     /** The relay's error frame, when the error came from the relay. */
     this.frame = options.frame ?? null;
   }
@@ -83,6 +133,9 @@ export class AnswerState {
     this.conversationId = conversationId || null;
     this.model = null;
     this.text = "";
+    this.reasoning = ""; // protocol v2: the model's reasoning, never mixed into `text`
+    this.reasoningRedacted = false;
+    this.toolUses = []; // protocol v2: `{toolUseId, name, input}` in the order the model called them
     this.state = "waiting"; // waiting → streaming → done | error
     this.terminal = null; // the done or error frame that ended it
     this.nextSeq = 0;
@@ -139,6 +192,15 @@ export class AnswerState {
         this.state = "streaming";
         this.text += frame.text ?? "";
         break;
+      case "reasoning":
+        this.state = "streaming";
+        this.reasoning += frame.text ?? "";
+        if (frame.redacted) this.reasoningRedacted = true;
+        break;
+      case "tool_use":
+        this.state = "streaming";
+        this.toolUses.push({ toolUseId: frame.toolUseId, name: frame.name, input: frame.input ?? {} });
+        break;
       case "done":
       case "error":
         this.finish(frame);
@@ -155,18 +217,125 @@ export class AnswerState {
   }
 }
 
-/** The turns of `history` frames with a turn split over several entries put back together. */
+const MERGED_LISTS = ["toolUses", "toolResults", "attachments"];
+
+/** The turns of `history` frames with a turn split over several entries put back together: text and reasoning
+ * concatenated, tool calls, tool results and attachments (protocol v2, which may follow in entries of their own)
+ * joined in order. */
 export function mergeTurns(entries) {
   const turns = [];
   for (const entry of entries) {
     const last = turns[turns.length - 1];
-    if (last && last.turn === entry.turn) last.text += entry.text || "";
-    else turns.push({ ...entry, text: entry.text || "" });
+    if (!last || last.turn !== entry.turn) {
+      turns.push({ ...entry, text: entry.text || "" });
+      continue;
+    }
+    last.text += entry.text || "";
+    if (typeof entry.reasoning === "string") last.reasoning = (last.reasoning ?? "") + entry.reasoning;
+    for (const key of MERGED_LISTS) {
+      if (Array.isArray(entry[key])) last[key] = [...(last[key] ?? []), ...entry[key]];
+    }
   }
   return turns;
 }
 
-const SENDTEXT_FIELDS = ["text", "requestId", "system", "maxTokens", "temperature", "model", "conversationId"];
+const SENDTEXT_FIELDS = [
+  "text",
+  "requestId",
+  "system",
+  "maxTokens",
+  "temperature",
+  "model",
+  "conversationId",
+  "tools",
+  "toolChoice",
+  "toolResults",
+  "reasoning",
+  "attachments",
+];
+
+const encoder = new TextEncoder();
+
+/** Bytes `value` takes inside a JSON string on the wire: UTF-8 after JSON escaping (`"` → `\"`, control
+ * characters → `\uXXXX`, a lone surrogate → `\uXXXX`). `char` is one code point. */
+function escapedBytes(char) {
+  const code = char.codePointAt(0);
+  if (code >= 0x20 && code < 0x7f && code !== 0x22 && code !== 0x5c) return 1;
+  return encoder.encode(JSON.stringify(char)).length - 2;
+}
+
+/** The bytes of `message` as sent (JSON, UTF-8). */
+export function messageBytes(message) {
+  return encoder.encode(JSON.stringify(message)).length;
+}
+
+/**
+ * The `sendtext` messages that carry `message` with none over `budget` bytes: the message itself when it fits, else
+ * parts (issue 15): every field repeated, `part` i of `parts` n, each with its slice of `text`, cut between code
+ * points (never inside an emoji's surrogate pair) where the next character would pass the budget. Throws a
+ * `message_too_big` RelayError when no split fits (the other fields alone are too big, or more than 64 parts).
+ */
+export function splitSendtext(message, budget = FRAME_BUDGET_BYTES) {
+  if (messageBytes(message) <= budget) return [message];
+  const text = typeof message.text === "string" ? message.text : "";
+  const tooBig = (why) =>
+    new RelayError(`the message cannot be sent: ${why}`, { code: "message_too_big", requestId: message.requestId ?? null });
+  if (!message.requestId) throw tooBig("a message sent in parts needs a requestId");
+  // The widest `part`/`parts` numbers: the frame of the last part is never larger than computed here.
+  const overhead = messageBytes({ ...message, text: "", part: MAX_PARTS, parts: MAX_PARTS });
+  const room = budget - overhead;
+  if (room < 64) throw tooBig(`its fields other than text take ${overhead} bytes of the ${budget}-byte frame budget`);
+  const slices = [];
+  let start = 0;
+  let used = 0;
+  let index = 0;
+  for (const char of text) {
+    const width = escapedBytes(char);
+    if (used + width > room) {
+      slices.push(text.slice(start, index));
+      start = index;
+      used = 0;
+    }
+    used += width;
+    index += char.length;
+  }
+  slices.push(text.slice(start));
+  if (slices.length > MAX_PARTS) {
+    throw tooBig(`its text needs ${slices.length} parts of at most ${budget} bytes; the relay joins at most ${MAX_PARTS}`);
+  }
+  return slices.map((slice, part) => ({ ...message, text: slice, part, parts: slices.length }));
+}
+
+/** The content type the relay will be told for `file` (its `type`, or from its name's extension). */
+export function attachmentType(file) {
+  if (file?.type) return file.type.split(";")[0].trim().toLowerCase();
+  const extension = String(file?.name ?? "").split(".").pop().toLowerCase();
+  return TYPE_BY_EXTENSION[extension] ?? "";
+}
+
+/** Why `file` cannot be attached (`wrong_type`, `too_big`, `empty`), or null when it can. `kinds` (optional): the
+ * kinds the chosen model takes (the `attachments` of its `models` entry). The result's `message` is for people. */
+export function checkAttachment(file, { kinds = null } = {}) {
+  const type = attachmentType(file);
+  const name = file?.name || "the file";
+  const rule = ATTACHMENT_TYPES[type];
+  if (!rule) {
+    return { reason: "wrong_type", message: `${name}: ${type || "this type of file"} cannot be attached (images: png, jpeg, gif, webp; documents: pdf, txt, md, csv, html, doc(x), xls(x))` };
+  }
+  if (kinds && !kinds.includes(rule.kind)) {
+    return { reason: "wrong_type", message: `${name}: this model takes no ${rule.kind}s` };
+  }
+  const size = file.size ?? 0;
+  if (size === 0) return { reason: "empty", message: `${name} is empty` };
+  if (size > rule.maxBytes) {
+    return { reason: "too_big", message: `${name} is ${megabytes(size)}; ${rule.kind}s may be at most ${megabytes(rule.maxBytes)}` };
+  }
+  return null;
+}
+
+function megabytes(bytes) {
+  return `${(bytes / 1_000_000).toFixed(2)} MB`;
+}
 
 /** One answer: an async iterable of events, `done` / `text()` for the end, `cancel()`. Made by `RelayClient.ask`. */
 export class Answer {
@@ -179,8 +348,10 @@ export class Answer {
 
   constructor(client, message) {
     this.#client = client;
-    /** The `sendtext` message exactly as sent. */
+    /** The `sendtext` message as asked (before any split into parts). */
     this.message = message;
+    /** What goes on the wire: the message, or its parts when it is over the frame budget (set by the client). */
+    this.messages = [message];
     this.requestId = message.requestId;
     this.frames = new AnswerState({
       requestId: message.requestId,
@@ -191,7 +362,8 @@ export class Answer {
     this.resuming = false; // a resume is out and nothing numbered came back since
     this.resent = false; // sent again after a resume found nothing: at most once
     this.cancelWanted = false;
-    /** Resolves with `{requestId, text, stopReason, usage, metrics, model, conversationId}`; rejects with a RelayError. */
+    /** Resolves with `{requestId, text, reasoning, toolUses, stopReason, usage, metrics, model, conversationId}`;
+     * rejects with a RelayError. `stopReason: "tool_use"`: send `toolResults` for `toolUses` in the next ask. */
     this.done = new Promise((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -211,6 +383,16 @@ export class Answer {
   /** The text so far. */
   get currentText() {
     return this.frames.text;
+  }
+
+  /** The reasoning so far (protocol v2; "" when the model did not reason or its reasoning was redacted). */
+  get currentReasoning() {
+    return this.frames.reasoning;
+  }
+
+  /** The tool calls so far: `{toolUseId, name, input}` (protocol v2). */
+  get toolUses() {
+    return [...this.frames.toolUses];
   }
 
   get model() {
@@ -278,6 +460,14 @@ export class Answer {
       case "delta":
         if (frame.text) this.#push({ type: "text", text: frame.text });
         break;
+      case "reasoning":
+        if (frame.text || frame.redacted) {
+          this.#push({ type: "reasoning", text: frame.text ?? "", redacted: Boolean(frame.redacted) });
+        }
+        break;
+      case "tool_use":
+        this.#push({ type: "toolUse", toolUseId: frame.toolUseId, name: frame.name, input: frame.input ?? {} });
+        break;
       case "done":
         this._finish({ type: "done", stopReason: frame.stopReason ?? null, usage: frame.usage ?? null, metrics: frame.metrics ?? null });
         break;
@@ -293,6 +483,8 @@ export class Answer {
     const result = {
       requestId: this.requestId,
       text: this.frames.text,
+      reasoning: this.frames.reasoning,
+      toolUses: [...this.frames.toolUses],
       stopReason,
       usage,
       metrics,
@@ -337,6 +529,8 @@ export class RelayClient extends EventTarget {
   #WebSocket;
   #reconnect;
   #connectTimeoutMs;
+  #frameBudget;
+  #stableTimer = null;
   #socket = null;
   #sent = []; // what went out on the current socket: {bytes, target}
   #generation = 0;
@@ -350,7 +544,14 @@ export class RelayClient extends EventTarget {
   #listeners = new Map();
   #onOnline = null;
 
-  constructor({ url, token = null, WebSocket = globalThis.WebSocket, reconnect = {}, connectTimeoutMs } = {}) {
+  constructor({
+    url,
+    token = null,
+    WebSocket = globalThis.WebSocket,
+    reconnect = {},
+    connectTimeoutMs,
+    frameBudgetBytes = FRAME_BUDGET_BYTES,
+  } = {}) {
     super();
     if (!url) throw new TypeError("RelayClient: `url` is required (ws:// or wss://, stage included)");
     if (typeof WebSocket !== "function") {
@@ -361,6 +562,8 @@ export class RelayClient extends EventTarget {
     this.#WebSocket = WebSocket;
     this.#reconnect = { ...DEFAULT_RECONNECT, ...reconnect };
     this.#connectTimeoutMs = connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    // null: no splitting, one frame per message whatever its size (tests of the gateway's 1009 use it).
+    this.#frameBudget = frameBudgetBytes;
     /** idle | connecting | open | reconnecting | failed | closed */
     this.state = "idle";
     if (typeof globalThis.addEventListener === "function" && typeof globalThis.window === "object") {
@@ -399,10 +602,13 @@ export class RelayClient extends EventTarget {
     return opened;
   }
 
-  /** Ask the model. Options: text (required), model, conversationId, system, maxTokens, temperature, requestId. */
+  /** Ask the model. Options: text (required unless toolResults), model, conversationId, system, maxTokens,
+   * temperature, requestId, and protocol v2's tools, toolChoice, toolResults, reasoning, attachments (ids from
+   * `attach`). A text too long for one frame goes out as parts. */
   ask(options) {
     const { text, requestId = newRequestId(), ...rest } = typeof options === "string" ? { text: options } : options ?? {};
     const message = { action: "sendtext", text, requestId };
+    if (text === undefined || text === null) delete message.text;
     for (const key of SENDTEXT_FIELDS) {
       if (key in message || rest[key] === undefined || rest[key] === null) continue;
       message[key] = rest[key];
@@ -424,6 +630,12 @@ export class RelayClient extends EventTarget {
       answer._fail(new RelayError("requestId: an answer with this id is in flight", { code: "bad_request", field: "requestId", requestId }));
       return answer;
     }
+    try {
+      answer.messages = this.#frameBudget ? splitSendtext(message, this.#frameBudget) : [message];
+    } catch (error) {
+      answer._fail(error);
+      return answer;
+    }
     this.#answers.set(requestId, answer);
     if (this.isOpen) this.#sendAnswer(answer);
     else this.#ensureConnecting();
@@ -433,6 +645,43 @@ export class RelayClient extends EventTarget {
   /** `[{id, provider, default}]`: the models `ask({model})` accepts. */
   async models() {
     return (await this.#control({ kind: "models", message: { action: "models" } })).models ?? [];
+  }
+
+  /**
+   * Upload a file for `ask({attachments: [id]})`: the `attach` action gives a presigned POST, the file goes there in
+   * an ordinary multipart POST (not over the WebSocket). `file`: a Blob or File; `fileName` / `contentType` override
+   * its own. Resolves `{attachmentId, fileName, contentType, size}`. A file of a type or size the relay refuses is
+   * refused here, before anything is sent (`bad_request`, field `attachments`, `reason` wrong_type | too_big | empty);
+   * a failed upload is `upload_failed`.
+   */
+  async attach(file, { fileName, contentType, kinds = null } = {}) {
+    const name = fileName ?? file?.name ?? "attachment";
+    const type = contentType ?? attachmentType(file);
+    const size = file?.size ?? 0;
+    const problem = checkAttachment({ name, type, size }, { kinds });
+    if (problem) {
+      throw new RelayError(problem.message, { code: "bad_request", field: "attachments", reason: problem.reason });
+    }
+    const upload = await this.#control({
+      kind: "upload",
+      message: { action: "attach", fileName: name, contentType: type, size },
+    });
+    const form = new FormData();
+    for (const [key, value] of Object.entries(upload.fields ?? {})) form.append(key, value);
+    form.append("file", file, name); // S3 reads the fields before the file: it goes last
+    let response;
+    try {
+      response = await fetch(upload.url, { method: "POST", body: form });
+    } catch (cause) {
+      throw new RelayError(`the upload of ${name} failed: ${cause.message}`, { code: "upload_failed", retryable: true, cause });
+    }
+    if (!response.ok) {
+      throw new RelayError(`the upload of ${name} failed (HTTP ${response.status})`, {
+        code: "upload_failed",
+        retryable: response.status >= 500,
+      });
+    }
+    return { attachmentId: upload.attachmentId, fileName: name, contentType: type, size, expiresIn: upload.expiresIn ?? null };
   }
 
   /** `{conversationId, title, turns}`, oldest turn first, split turns merged. */
@@ -455,6 +704,7 @@ export class RelayClient extends EventTarget {
     this.#closed = true;
     clearTimeout(this.#retryTimer);
     this.#retryTimer = null;
+    clearTimeout(this.#stableTimer);
     if (this.#onOnline) globalThis.removeEventListener("online", this.#onOnline);
     this.#generation += 1;
     this.#detach(1000, "closed by the client");
@@ -494,7 +744,11 @@ export class RelayClient extends EventTarget {
   }
 
   #sendAnswer(answer) {
-    if (this.#send(answer.message, answer)) answer.sent = true;
+    // Parts go out back to back; the relay starts the answer once it holds all of them, in whatever order they land.
+    for (const message of answer.messages) {
+      if (!this.#send(message, answer)) return;
+      answer.sent = true;
+    }
   }
 
   #onAnswerFrame(answer, frame) {
@@ -627,7 +881,9 @@ export class RelayClient extends EventTarget {
   #opened() {
     const reconnected = this.#everOpened;
     this.#everOpened = true;
-    this.#attempt = 0;
+    // The attempt count starts again only once this connection proves good (#healthy), not merely because it opened.
+    clearTimeout(this.#stableTimer);
+    this.#stableTimer = setTimeout(() => this.#healthy(), this.#reconnect.stableAfterMs);
     this.#setState("open");
     for (const waiter of this.#waitingOpen.splice(0)) waiter.resolve();
     this.#emit("open", { reconnected });
@@ -645,7 +901,15 @@ export class RelayClient extends EventTarget {
     this.#pump();
   }
 
+  #healthy() {
+    clearTimeout(this.#stableTimer);
+    this.#stableTimer = null;
+    this.#attempt = 0;
+  }
+
   #lost(code, opened) {
+    clearTimeout(this.#stableTimer);
+    this.#stableTimer = null;
     if (this.#closed) return;
     if (code === CLOSE_TOO_BIG) {
       // API Gateway refused a message as too big: the one to blame never goes out again.
@@ -662,7 +926,7 @@ export class RelayClient extends EventTarget {
       }
     }
     this.#sent = [];
-    this.#failed(opened ? null : new Error("the WebSocket handshake failed"));
+    this.#failed(new Error(opened ? `the connection closed (code ${code})` : "the WebSocket handshake failed"));
   }
 
   #culprit() {
@@ -676,7 +940,7 @@ export class RelayClient extends EventTarget {
     this.#attempt += 1;
     const { baseDelayMs, maxDelayMs, maxAttempts } = this.#reconnect;
     if (this.#attempt >= maxAttempts) {
-      const failure = new RelayError(`could not reach the relay after ${maxAttempts} attempts`, {
+      const failure = new RelayError(`could not reach the relay after ${maxAttempts} attempts (last: ${error?.message ?? "unknown"})`, {
         code: "connection_failed",
         retryable: true,
         cause: error ?? undefined,
@@ -732,11 +996,13 @@ export class RelayClient extends EventTarget {
       return; // not a frame of the protocol
     }
     if (!frame || typeof frame !== "object" || Array.isArray(frame)) return;
+    if (this.#stableTimer) this.#healthy(); // the relay answers on this connection: it is a good one
     this.#emit("frame", frame);
     switch (frame.type) {
       case "models":
       case "conversations":
       case "history":
+      case "upload":
         return this.#onControlFrame(frame);
       default:
         break;

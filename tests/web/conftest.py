@@ -75,10 +75,13 @@ def web_user() -> str:
 def open_page(browser: Any, web_gateway: GatewayHandle, web_user: str) -> Iterator[Callable[..., Any]]:
     """`open_page(**context_options) -> page`: the chat page, signed in as `web_user`, connected to the relay.
 
-    Page errors and dialogs are collected on `page.problems` and `page.dialogs`; tests assert on them."""
+    `before_goto(page)` runs before the page loads (routes, websocket listeners). Page errors and dialogs are
+    collected on `page.problems` and `page.dialogs`; tests assert on them."""
     contexts: list[Any] = []
 
-    def open_chat(*, wait_connected: bool = True, **options: Any) -> Any:
+    def open_chat(
+        *, wait_connected: bool = True, before_goto: Callable[[Any], None] | None = None, **options: Any
+    ) -> Any:
         context = browser.new_context(**{"viewport": {"width": 1180, "height": 760}, **options})
         contexts.append(context)
         context.set_default_timeout(WAIT_MS)
@@ -95,6 +98,8 @@ def open_page(browser: Any, web_gateway: GatewayHandle, web_user: str) -> Iterat
             dialog.dismiss()
 
         page.on("dialog", on_dialog)
+        if before_goto is not None:
+            before_goto(page)
         page.goto(f"{web_gateway.url}/")
         if wait_connected:
             page.wait_for_selector("#status[data-state=open]")

@@ -4,6 +4,8 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 
+import { WebSocket as WsWebSocket } from "ws";
+
 import { AnswerState, RelayClient, RelayError } from "../relay-client.js";
 import { MODE, WS_URL, killConnections, makeClient, mint, plannedText, waitFor } from "./support.js";
 
@@ -175,16 +177,28 @@ test("rate_limited: retryable with retryAfter", async () => {
 });
 
 test("a message over the frame limit (1009) fails that ask, is never sent again, and the rest goes on", async () => {
-  const { relay } = await client();
+  const sent = [];
+  class Recording extends WsWebSocket {
+    send(data, ...rest) {
+      sent.push(JSON.parse(data));
+      return super.send(data, ...rest);
+    }
+  }
+  // No split into parts: one 40 KB frame, which API Gateway (and localgw) close with 1009.
+  const { relay } = await client({ frameBudgetBytes: null, WebSocket: Recording });
   const frames = [];
+  const states = [];
   relay.on("frame", (frame) => frames.push(frame));
+  relay.on("state", ({ state }) => states.push(state));
   await relay.connect();
-  const big = relay.ask({ text: "é".repeat(20_000) }); // 40 KB in one frame: API Gateway closes with 1009
+  const big = relay.ask({ text: "é".repeat(20_000) });
   await assert.rejects(big.done, { name: "RelayError", code: "message_too_big", retryable: false });
   const next = relay.ask({ text: `after the big one ${FAST}` });
   assert.match(await next.text(), /^Turn 1\. You said: after the big one/);
   await new Promise((resolve) => setTimeout(resolve, 300));
   assert.equal(frames.filter((f) => f.requestId === big.requestId).length, 0, "the big message never reached the relay");
+  assert.equal(sent.filter((m) => m.requestId === big.requestId).length, 1, "sent once, never again (no resume either)");
+  assert.ok(states.includes("reconnecting") && relay.state === "open", `states: ${states}`);
 });
 
 test("models, conversations and history", async () => {

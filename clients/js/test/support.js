@@ -24,7 +24,7 @@ export async function makeClient({ user, token, ...options } = {}) {
   const name = user ?? `js-${process.pid}-${++users}`;
   const tokenOption = token ?? (name === "alice" ? TOKEN : await mint(name));
   const settings = { url: WS_URL, token: tokenOption, reconnect: { baseDelayMs: 50, maxDelayMs: 500 }, ...options };
-  if (MODE === "passed") settings.WebSocket = WsWebSocket;
+  if (MODE === "passed" && !settings.WebSocket) settings.WebSocket = WsWebSocket;
   return { relay: new RelayClient(settings), user: name };
 }
 

@@ -14,6 +14,12 @@ async function usage(getToken: () => Promise<string>): Promise<void> {
       case "text":
         console.log(e.text.length);
         break;
+      case "reasoning":
+        console.log(e.redacted, e.text.length);
+        break;
+      case "toolUse":
+        console.log(e.toolUseId, e.name, e.input);
+        break;
       case "done":
         console.log(e.stopReason, e.usage?.outputTokens);
         break;
@@ -23,6 +29,12 @@ async function usage(getToken: () => Promise<string>): Promise<void> {
     }
   }
   const result: AnswerResult = await answer.done;
+  if (result.stopReason === "tool_use") {
+    const toolResults = result.toolUses.map((call) => ({ toolUseId: call.toolUseId, content: { ok: true }, status: "success" as const }));
+    relay.ask({ conversationId: result.conversationId ?? undefined, toolResults, tools: [{ name: "clock", inputSchema: { type: "object" } }] });
+  }
+  const file = await relay.attach(new Blob(["hi"], { type: "text/plain" }), { fileName: "hi.txt" });
+  relay.ask({ text: "read it", attachments: [file.attachmentId], reasoning: { budgetTokens: 1024 }, toolChoice: "auto" });
   const text: string = await answer.text();
   answer.cancel();
   const models: ModelInfo[] = await relay.models();

@@ -7,8 +7,10 @@ async with RelayClient(url, token=token) as relay:
             print(event.text, end="", flush=True)
 """
 
+from relay_client.attachments import ATTACHMENT_TYPES, Attachment
 from relay_client.client import Answer, ConnectionState, RelayClient, StateChange, TokenSource, new_request_id
 from relay_client.errors import (
+    AttachmentRefusedError,
     BadRequestError,
     ClientClosedError,
     ConflictError,
@@ -26,6 +28,7 @@ from relay_client.errors import (
     ThrottledError,
     UnauthorizedError,
     UnknownActionError,
+    UploadFailedError,
     UpstreamUnavailableError,
 )
 from relay_client.events import (
@@ -37,17 +40,26 @@ from relay_client.events import (
     History,
     Metrics,
     Model,
+    Reasoning,
     Result,
     Start,
     Text,
+    ToolUse,
     Turn,
     Usage,
 )
+from relay_client.parts import FRAME_BUDGET_BYTES, FRAME_LIMIT_BYTES, MAX_PARTS, split_sendtext
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
+    "ATTACHMENT_TYPES",
+    "FRAME_BUDGET_BYTES",
+    "FRAME_LIMIT_BYTES",
+    "MAX_PARTS",
     "Answer",
+    "Attachment",
+    "AttachmentRefusedError",
     "BadRequestError",
     "ClientClosedError",
     "ConflictError",
@@ -69,6 +81,7 @@ __all__ = [
     "ModelError",
     "NotFoundError",
     "RateLimitedError",
+    "Reasoning",
     "RelayClient",
     "RelayError",
     "RequestTimeoutError",
@@ -78,10 +91,13 @@ __all__ = [
     "Text",
     "ThrottledError",
     "TokenSource",
+    "ToolUse",
     "Turn",
     "UnauthorizedError",
     "UnknownActionError",
+    "UploadFailedError",
     "UpstreamUnavailableError",
     "Usage",
     "new_request_id",
+    "split_sendtext",
 ]

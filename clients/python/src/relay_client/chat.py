@@ -7,11 +7,13 @@ Ctrl-C stops the answer in flight (a second Ctrl-C, or Ctrl-C at the prompt, qui
 connection is picked up again without losing a word (RelayClient resumes the answer by seq).
 
 `--json` prints the answer's frames as JSON lines instead (what wscat shows, duplicates removed and in order).
-Commands at the prompt: `/new` (a new conversation), `/models`, `/history`, `/quit`.
+`--reasoning` asks the model to think first; `--attach FILE` (repeatable) sends files with the first question.
+Commands at the prompt: `/new` (a new conversation), `/models`, `/history`, `/attach FILE`, `/quit`.
 
-Rendering lives in `Renderer`: one method per event type, looked up in `Renderer.handlers`. Protocol v2's events
-(reasoning shown dimmed, tool calls as lines of their own) become entries there; frame types nobody handles are
-skipped.
+Rendering lives in `Renderer`: one method per event type, looked up in `Renderer.handlers`. The model's reasoning
+is shown dimmed on stderr (stdout keeps exactly the answer's text), each tool call as a line of its own. `--clock`
+offers the model one demo tool, `local_clock`: the chat runs each call, shows its result as a line, and sends the
+results back (`toolResults`); the model's next answer follows. Frame types nobody handles are skipped.
 """
 
 from __future__ import annotations
@@ -19,17 +21,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime
 import json
 import os
 import signal
 import sys
 import threading
+import zoneinfo
 from collections.abc import Callable
 from typing import Any, TextIO
 
 from relay_client.client import Answer, ConnectionState, RelayClient, StateChange
 from relay_client.errors import RelayError
-from relay_client.events import Done, Error, Event, Start, Text
+from relay_client.events import Done, Error, Event, Reasoning, Result, Start, Text, ToolUse
+
+MAX_TOOL_ROUNDS = 5
+"""Tool rounds answered in a row at most: a model that keeps calling tools is stopped there."""
+CLOCK_TOOL: dict[str, Any] = {
+    "name": "local_clock",
+    "description": "The current date and time on the user's computer, optionally in an IANA time zone.",
+    "inputSchema": {"type": "object", "properties": {"timeZone": {"type": "string"}}},
+}
+"""The chat's demo client-side tool (`--clock`): the model calls it, the chat runs it and sends the result back."""
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -48,9 +61,12 @@ class Renderer:
         self.color = err.isatty() if color is None else color
         self.verbose = err.isatty()
         self._column = 0  # characters written on the current output line
+        self._thinking = False  # a reasoning line is open on stderr
         self.handlers: dict[type, Callable[[Any], None]] = {
             Start: self.start,
             Text: self.text,
+            Reasoning: self.reasoning,
+            ToolUse: self.tool_use,
             Done: self.done,
             Error: self.error,
         }
@@ -68,14 +84,46 @@ class Renderer:
         pass
 
     def text(self, event: Text) -> None:
+        self.end_thinking()
         self.out.write(event.text)
         self.out.flush()
         self._column += len(event.text)
 
+    def reasoning(self, event: Reasoning) -> None:
+        """The model's reasoning: dimmed, on stderr, so stdout stays exactly the answer's text."""
+        if event.redacted:
+            self.end_thinking()
+            self.note("[reasoning redacted by the model]")
+            return
+        if not self._thinking:
+            self.end_line()
+            self._thinking = True
+            event_text = "thinking: " + event.text.lstrip()
+        else:
+            event_text = event.text
+        self.err.write(f"{DIM}{event_text}{RESET}" if self.color else event_text)
+        self.err.flush()
+
+    def end_thinking(self) -> None:
+        if self._thinking:
+            self.err.write("\n")
+            self.err.flush()
+            self._thinking = False
+
+    def tool_use(self, event: ToolUse) -> None:
+        """A tool call, as one line: `→ tool NAME {input}`."""
+        self.end_thinking()
+        self.end_line()
+        arguments = json.dumps(event.input, ensure_ascii=False, separators=(", ", ": "))
+        self.note(f"→ tool {event.name} {arguments}  (id {event.tool_use_id})")
+
     def done(self, event: Done) -> None:
+        self.end_thinking()
         self.end_line()
         if event.stop_reason == "cancelled":
             self.note("[cancelled]")
+        elif event.stop_reason == "tool_use":
+            self.note("[the model called a tool]")
         elif event.stop_reason != "end_turn":
             self.note(f"[stopped: {event.stop_reason}]")
         if self.verbose:
@@ -87,6 +135,7 @@ class Renderer:
             self.note("[" + " · ".join(part for part in parts if part) + "]")
 
     def error(self, event: Error) -> None:
+        self.end_thinking()
         self.end_line()
         self.failure(event.error)
 
@@ -136,23 +185,41 @@ class Chat:
         self.conversation_id: str | None = None
         self.answer: Answer | None = None
         self.interrupted = False
+        self.attachments: list[str] = list(getattr(args, "attach", None) or [])  # sent with the next question
+        self.tools: list[dict[str, Any]] = [CLOCK_TOOL] if getattr(args, "clock", False) else []
 
     async def turn(self, text: str) -> bool:
-        """Ask, stream the answer, return True if it ended with `done`."""
-        args = self.args
+        """Ask, stream the answer (and, with `--clock`, the answers after each round of tool results), return True
+        if the last one ended with `done`."""
         try:
-            self.answer = await self.relay.ask(
-                text,
-                model=args.model,
-                conversation_id=self.conversation_id,
-                system=args.system,
-                max_tokens=args.max_tokens,
-                temperature=args.temperature,
-            )
+            files, self.attachments = self.attachments, []
+            uploaded = [await self.relay.attach(path) for path in files]
+            for file in uploaded:
+                self.renderer.note(f"[attached {file.file_name}, {file.size} bytes]")
+            result = await self.stream(text=text, attachments=uploaded or None)
+            rounds = 0
+            while result is not None and result.stop_reason == "tool_use" and self.tools and rounds < MAX_TOOL_ROUNDS:
+                rounds += 1
+                tool_results = [self.run_tool(call) for call in result.tool_uses]
+                result = await self.stream(tool_results=tool_results)
         except RelayError as exc:
             self.renderer.failure(exc)
             return False
-        answer = self.answer
+        return result is not None
+
+    async def stream(self, **fields: Any) -> Result | None:
+        """One request: send it, render its events (or frames), return its Result (None when it ended in error)."""
+        args = self.args
+        self.answer = answer = await self.relay.ask(
+            model=args.model,
+            conversation_id=self.conversation_id,
+            system=args.system,
+            max_tokens=args.max_tokens,
+            temperature=args.temperature,
+            reasoning=True if getattr(args, "reasoning", False) else None,
+            tools=self.tools or None,
+            **fields,
+        )
         try:
             if self.renderer.json_mode:
                 async for frame in answer.frames():
@@ -160,13 +227,18 @@ class Chat:
             else:
                 async for event in answer:
                     self.renderer.event(event)
-            result = await answer.result()
+            return await answer.result()
         except RelayError:
-            return False
+            return None
         finally:
             self.answer = None
             self.conversation_id = answer.conversation_id or self.conversation_id
-        return result is not None
+
+    def run_tool(self, call: ToolUse) -> dict[str, Any]:
+        """Run a tool call here (the chat's one tool, the clock) and show its result as a line."""
+        status, content = local_clock(call.input) if call.name == CLOCK_TOOL["name"] else ("error", "no such tool")
+        self.renderer.note(f"← {call.name}: {json.dumps(content, ensure_ascii=False)}")
+        return {"toolUseId": call.tool_use_id, "content": content, "status": status}
 
     def interrupt(self) -> bool:
         """Ctrl-C: cancel the answer in flight (True), or tell the caller to quit (False)."""
@@ -189,7 +261,19 @@ class Chat:
                 self.renderer.note("[new conversation]")
             elif name == "/models":
                 for model in await self.relay.models():
-                    print(f"{model.id}{' (default)' if model.default else ''}", file=self.renderer.out)
+                    takes = [*(["tools"] if model.tools else []), *(["reasoning"] if model.reasoning else [])]
+                    takes += [f"{kind}s" for kind in model.attachments]
+                    details = f"  [{', '.join(takes)}]" if takes else ""
+                    print(f"{model.id}{' (default)' if model.default else ''}{details}", file=self.renderer.out)
+            elif name == "/attach":
+                path = line[len(name) :].strip()
+                if not path:
+                    self.renderer.note("usage: /attach FILE (sent with your next message)")
+                elif not os.path.isfile(path):
+                    self.renderer.note(f"[no such file: {path}]")
+                else:
+                    self.attachments.append(path)
+                    self.renderer.note(f"[{path} goes with your next message]")
             elif name == "/history":
                 if self.conversation_id is None:
                     self.renderer.note("[no conversation yet]")
@@ -197,10 +281,21 @@ class Chat:
                     for turn in (await self.relay.history(self.conversation_id)).turns:
                         print(f"{turn.role}: {turn.text}", file=self.renderer.out)
             else:
-                self.renderer.note("commands: /new /models /history /quit")
+                self.renderer.note("commands: /new /models /history /attach FILE /quit")
         except RelayError as exc:
             self.renderer.failure(exc)
         return True
+
+
+def local_clock(arguments: dict[str, Any]) -> tuple[str, Any]:
+    """(status, content) of the clock tool: now, in `timeZone` when given and known."""
+    zone_name = arguments.get("timeZone")
+    try:
+        zone = zoneinfo.ZoneInfo(zone_name) if isinstance(zone_name, str) and zone_name else None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return "error", f"unknown time zone: {zone_name}"
+    now = datetime.datetime.now(zone).astimezone(zone)
+    return "success", {"now": now.isoformat(timespec="seconds"), "timeZone": str(now.tzinfo)}
 
 
 def _stdin_lines(loop: asyncio.AbstractEventLoop) -> asyncio.Queue[str | None]:
@@ -287,6 +382,13 @@ def parser() -> argparse.ArgumentParser:
     arguments.add_argument("--max-tokens", type=int, dest="max_tokens")
     arguments.add_argument("--temperature", type=float)
     arguments.add_argument("--json", action="store_true", help="print the answer's frames as JSON lines")
+    arguments.add_argument("--reasoning", action="store_true", help="ask the model to think first (shown dimmed)")
+    arguments.add_argument(
+        "--clock", action="store_true", help="offer the model a tool that reads this computer's clock, run here"
+    )
+    arguments.add_argument(
+        "--attach", action="append", metavar="FILE", help="send FILE with the (first) question; repeatable"
+    )
     return arguments
 
 

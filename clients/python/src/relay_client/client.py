@@ -1,9 +1,11 @@
 """`RelayClient`: one WebSocket to the relay, kept open, and the answers streaming over it.
 
 What a caller never sees: the socket dropping and coming back (capped exponential backoff with jitter, a fresh
-token on every attempt when `token` is a callable), every answer in flight resumed after the last `seq` it
-received, duplicate frames dropped, frames of concurrent answers routed by `requestId`, a message the gateway
-refused as too big (close 1009) failing its own `ask` instead of being sent again.
+token on every attempt when `token` is a callable; a connection that is closed before it delivered anything counts
+as a failed attempt, so there is never a reconnect loop), every answer in flight resumed after the last `seq` it
+received, duplicate frames dropped, frames of concurrent answers routed by `requestId`, long text sent as
+`sendtext` parts under the frame limit, a message the gateway refused as too big (close 1009) failing its own `ask`
+instead of being sent again.
 
     async with RelayClient("ws://127.0.0.1:8080/dev", token=token) as relay:
         answer = await relay.ask("Hello!")
@@ -21,18 +23,23 @@ import enum
 import inspect
 import json
 import logging
+import os
 import random
 import re
 import secrets
 import urllib.parse
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Union
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from relay_client import attachments
+from relay_client.attachments import Attachment
 from relay_client.errors import (
+    AttachmentRefusedError,
     ClientClosedError,
     ConnectionFailedError,
     ErrorCode,
@@ -40,6 +47,7 @@ from relay_client.errors import (
     RelayError,
     RequestTimeoutError,
     UnauthorizedError,
+    UploadFailedError,
 )
 from relay_client.events import (
     ConversationPage,
@@ -50,23 +58,22 @@ from relay_client.events import (
     History,
     Metrics,
     Model,
+    Reasoning,
     Result,
     Start,
     Text,
+    ToolUse,
     Turn,
     Usage,
     parse_event,
 )
+from relay_client.parts import FRAME_BUDGET_BYTES, SplitError, encode, split_sendtext
 
 log = logging.getLogger("relay_client")
 
 TokenSource = Union[str, Callable[[], Union[str, Awaitable[str]]], None]  # noqa: UP007 - runtime alias, Python 3.10
 """A token, or a (sync or async) callable returning one, called on every connection attempt."""
 
-MAX_FRAME_BYTES = 32_000
-"""API Gateway closes the socket (1009) on a frame over 32 KB: longer messages go out fragmented below this."""
-MAX_MESSAGE_BYTES = 128 * 1024
-"""API Gateway closes the socket (1009) on a message over 128 KB: such a message is refused before sending."""
 CLOSE_MESSAGE_TOO_BIG = 1009
 _REQUEST_ID = re.compile(r"\A[A-Za-z0-9_-]{1,64}\Z")
 
@@ -109,6 +116,9 @@ class Answer:
         self._events: list[Event] = []
         self._frames: list[dict[str, Any]] = []
         self._parts: list[str] = []
+        self._reasoning: list[str] = []
+        self._tool_uses: list[ToolUse] = []
+        self._messages: list[dict[str, Any]] = [message]  # on the wire: the message or its parts
         self._early: dict[int, dict[str, Any]] = {}
         self._next_seq = 0
         self._waiters: list[asyncio.Future[None]] = []
@@ -152,6 +162,15 @@ class Answer:
     @property
     def text_so_far(self) -> str:
         return "".join(self._parts)
+
+    @property
+    def reasoning_so_far(self) -> str:
+        return "".join(self._reasoning)
+
+    @property
+    def tool_uses(self) -> tuple[ToolUse, ...]:
+        """The tool calls so far (protocol v2)."""
+        return tuple(self._tool_uses)
 
     def __aiter__(self) -> AsyncIterator[Event]:
         return self._iterate(self._events)
@@ -219,6 +238,10 @@ class Answer:
             self.conversation_id = event.conversation_id or self.conversation_id
         elif isinstance(event, Text):
             self._parts.append(event.text)
+        elif isinstance(event, Reasoning):
+            self._reasoning.append(event.text)
+        elif isinstance(event, ToolUse):
+            self._tool_uses.append(event)
         elif isinstance(event, Done):
             self._finish_done(event)
         elif isinstance(event, Error):
@@ -236,6 +259,8 @@ class Answer:
                     event.metrics,
                     self.model,
                     self.conversation_id,
+                    self.reasoning_so_far,
+                    self.tool_uses,
                 )
             )
         self._client._forget(self)
@@ -283,10 +308,12 @@ class RelayClient:
     `url`: the WebSocket URL (`wss://{api}.execute-api.{region}.amazonaws.com/{stage}`, or localgw's
     `ws://127.0.0.1:8080/dev`). `token`: a string, or a sync/async callable called on every connection attempt
     (sent as `?token=`). `max_attempts`: consecutive failed connection attempts before giving up (then
-    everything in flight fails with ConnectionFailedError); the delay between them doubles from `backoff_base`
-    up to `backoff_max` seconds, each drawn between half and all of it. `on_state`: called (sync or async) with
-    every StateChange. `request_timeout`: seconds to wait for a models/history/conversations reply.
-    `max_frame_bytes` / `max_message_bytes`: the gateway's limits (None: not applied by the client).
+    everything in flight fails with ConnectionFailedError); a connection closed before a frame arrived on it and
+    within `stable_after` seconds counts as a failed attempt too. The delay between attempts doubles from
+    `backoff_base` up to `backoff_max` seconds, each drawn between half and all of it. `on_state`: called (sync or
+    async) with every StateChange. `request_timeout`: seconds to wait for a models/history/conversations/attach
+    reply (and an upload). `max_frame_bytes`: the most one message takes on the wire; a longer `sendtext` goes out
+    in parts (None: never split, one frame whatever its size).
     """
 
     def __init__(
@@ -299,8 +326,8 @@ class RelayClient:
         backoff_max: float = 8.0,
         open_timeout: float = 10.0,
         request_timeout: float = 30.0,
-        max_frame_bytes: int | None = MAX_FRAME_BYTES,
-        max_message_bytes: int | None = MAX_MESSAGE_BYTES,
+        max_frame_bytes: int | None = FRAME_BUDGET_BYTES,
+        stable_after: float = 10.0,
         on_state: Callable[[StateChange], Any] | None = None,
         connect_options: Mapping[str, Any] | None = None,
     ) -> None:
@@ -312,7 +339,7 @@ class RelayClient:
         self.open_timeout = open_timeout
         self.request_timeout = request_timeout
         self.max_frame_bytes = max_frame_bytes
-        self.max_message_bytes = max_message_bytes
+        self.stable_after = stable_after
         self._on_state = on_state
         self._connect_options = dict(connect_options or {})
         self._state = ConnectionState.CLOSED
@@ -397,22 +424,29 @@ class RelayClient:
 
     async def ask(
         self,
-        text: str,
+        text: str | None = None,
         *,
         model: str | None = None,
         conversation_id: str | None = None,
         system: str | None = None,
         max_tokens: int | None = None,
         temperature: float | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
+        tool_results: Sequence[Mapping[str, Any]] | None = None,
+        reasoning: bool | Mapping[str, Any] | None = None,
+        attachments: Sequence[str | Attachment] | None = None,
         request_id: str | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> Answer:
         """Send `text` to the model; returns at once with the Answer, which streams.
 
-        Fields left None are not sent (the relay's defaults apply). `extra` adds fields of later protocol versions
-        to the `sendtext` message as they are (e.g. `tools`, `toolResults`, `parts`). A message larger than the
-        gateway accepts raises MessageTooBigError here; everything the relay refuses ends the answer with an
-        `Error` event and makes `text()`/`result()` raise.
+        Fields left None are not sent (the relay's defaults apply). Protocol v2: `tools` (`{"name", "description",
+        "inputSchema"}`), `tool_choice`, `tool_results` (`{"toolUseId", "content", "status"}`, answering the
+        previous answer's ToolUse events; `text` may then be None), `reasoning` (True or `{"budgetTokens": N}`),
+        `attachments` (from `attach()`). A text longer than one frame goes out as parts. `extra` adds fields to the
+        `sendtext` message as they are. A message no split can fit raises MessageTooBigError here; everything the
+        relay refuses ends the answer with an `Error` event and makes `text()`/`result()` raise.
         """
         self._check_usable()
         request_id = request_id or new_request_id()
@@ -429,25 +463,32 @@ class RelayClient:
                 {"code": "bad_request", "message": "requestId: already in flight", "field": "requestId"}
             )
         fields = {
+            "text": text,
             "requestId": request_id,
             "model": model,
             "conversationId": conversation_id,
             "system": system,
             "maxTokens": max_tokens,
             "temperature": temperature,
+            "tools": list(tools) if tools is not None else None,
+            "toolChoice": tool_choice,
+            "toolResults": list(tool_results) if tool_results is not None else None,
+            "reasoning": reasoning,
+            "attachments": [item.attachment_id if isinstance(item, Attachment) else item for item in attachments or ()]
+            or None,
         }
-        message: dict[str, Any] = {"action": "sendtext", "text": text}
+        message: dict[str, Any] = {"action": "sendtext"}
         message.update({name: value for name, value in fields.items() if value is not None})
         message.update(extra or {})
-        size = len(_encode(message))
-        if self.max_message_bytes is not None and size > self.max_message_bytes:
+        try:
+            messages = split_sendtext(message, self.max_frame_bytes) if self.max_frame_bytes else [message]
+        except SplitError as exc:
             raise MessageTooBigError(
-                ErrorCode.MESSAGE_TOO_BIG.value,
-                f"the message is {size} bytes; the gateway accepts at most {self.max_message_bytes}",
-                request_id=request_id,
-            )
+                ErrorCode.MESSAGE_TOO_BIG.value, f"the message cannot be sent: {exc}", request_id=request_id
+            ) from None
         answer = Answer(self, request_id, message)
-        answer._sent_bytes = size
+        answer._messages = messages
+        answer._sent_bytes = sum(len(encode(part)) for part in messages)
         self._answers[request_id] = answer
         await self._dispatch(answer)
         return answer
@@ -456,9 +497,55 @@ class RelayClient:
         """The models you may ask for; pass an `id` as `ask(model=...)`."""
         (frame,) = await self._control({"action": "models"}, "models")
         return [
-            Model(str(item.get("id")), item.get("provider"), bool(item.get("default")))
+            Model(
+                str(item.get("id")),
+                item.get("provider"),
+                bool(item.get("default")),
+                item.get("tools") is True,
+                item.get("reasoning") is True,
+                tuple(item.get("attachments") or ()),
+            )
             for item in frame.get("models") or []
         ]
+
+    async def attach(
+        self,
+        file: str | os.PathLike[str] | bytes,
+        *,
+        file_name: str | None = None,
+        content_type: str | None = None,
+        kinds: Sequence[str] | None = None,
+    ) -> Attachment:
+        """Upload a file (a path, or bytes with `file_name`) for `ask(attachments=[...])`.
+
+        The relay gives a presigned POST (`attach` → `upload` frame); the bytes go there in a multipart POST, not
+        over the WebSocket. A type or size the relay refuses (or a kind not in `kinds`, e.g. a model's
+        `attachments`) raises AttachmentRefusedError before anything is sent; a failed upload UploadFailedError.
+        """
+        if isinstance(file, bytes | bytearray):
+            name, size, path = file_name or "attachment", len(file), None
+        else:
+            path = Path(file)
+            name, size = file_name or path.name, (await asyncio.to_thread(path.stat)).st_size
+        ctype = content_type or attachments.content_type_for(name)
+        problem = attachments.check(name, ctype, size, tuple(kinds) if kinds is not None else None)
+        if problem is not None:
+            raise AttachmentRefusedError(problem.message, problem.reason)
+        data = bytes(file) if path is None else await asyncio.to_thread(path.read_bytes)  # type: ignore[arg-type]
+        request = {"action": "attach", "fileName": name, "contentType": ctype, "size": len(data)}
+        (frame,) = await self._control(request, "upload")
+        body, header = attachments.multipart(dict(frame.get("fields") or {}), name, ctype, data)
+        try:
+            status = await asyncio.to_thread(attachments.post, str(frame["url"]), body, header, self.request_timeout)
+        except OSError as exc:
+            raise UploadFailedError(
+                ErrorCode.UPLOAD_FAILED.value, f"the upload of {name} failed: {exc}", retryable=True
+            ) from exc
+        if not 200 <= status < 300:
+            raise UploadFailedError(
+                ErrorCode.UPLOAD_FAILED.value, f"the upload of {name} failed (HTTP {status})", retryable=status >= 500
+            )
+        return Attachment(str(frame.get("attachmentId")), name, ctype, len(data), frame.get("expiresIn"))
 
     async def history(self, conversation_id: str) -> History:
         """The turns of one of your conversations, oldest first."""
@@ -474,10 +561,13 @@ class RelayClient:
                     entry.get("requestId"),
                     entry.get("status"),
                     entry.get("stop"),
+                    tuple(entry.get("toolUses") or ()),
+                    tuple(entry.get("toolResults") or ()),
+                    entry.get("reasoning"),
+                    tuple(entry.get("attachments") or ()),
                 )
                 if turns and turns[-1].turn == piece.turn and turns[-1].role == piece.role:
-                    previous = turns.pop()  # a long turn split across entries: join its text again
-                    piece = Turn(**{**_fields(previous), "text": previous.text + piece.text})
+                    piece = _joined(turns.pop(), piece)  # a long turn split across entries
                 turns.append(piece)
         title = frames[-1].get("title") if frames else None
         return History(conversation_id, title, turns)
@@ -509,18 +599,21 @@ class RelayClient:
             raise ClientClosedError(ErrorCode.CLOSED.value, "the client is not connected (use `async with`)")
 
     async def _send(self, ws: ClientConnection, message: dict[str, Any]) -> bool:
-        """Send on `ws`, fragmented under the frame limit; False if the socket is gone (the reconnect follows)."""
-        data = _encode(message).decode("utf-8")
+        """Send on `ws` as one frame; False if the socket is gone (the reconnect follows)."""
+        data = encode(message).decode("utf-8", "surrogatepass")
         assert self._send_lock is not None
         try:
             async with self._send_lock:
-                if self.max_frame_bytes is not None and len(data.encode("utf-8")) > self.max_frame_bytes:
-                    await ws.send(_fragments(data, self.max_frame_bytes))
-                else:
-                    await ws.send(data)
+                await ws.send(data)
             return True
         except ConnectionClosed:
             return False
+
+    async def _send_sendtext(self, ws: ClientConnection, answer: Answer) -> None:
+        """The answer's sendtext, or its parts back to back (the relay starts it once it holds all of them)."""
+        for message in answer._messages:
+            if not await self._send(ws, message):
+                return
 
     async def _dispatch(self, answer: Answer) -> None:
         """Put the answer on the current connection: ask (never sent yet) or resume (sent before)."""
@@ -531,7 +624,7 @@ class RelayClient:
         if not answer._sent:
             answer._sent = True
             answer._sendtext_on = generation
-            await self._send(ws, answer._message)
+            await self._send_sendtext(ws, answer)
         else:
             await self._send(ws, {"action": "resume", "requestId": answer.request_id, "after": answer.last_seq})
         if answer._cancel_requested and not answer.finished:
@@ -556,7 +649,7 @@ class RelayClient:
                 # The resume found nothing: the socket died before the relay took the request. Ask again.
                 answer._sendtext_on = self._generation
                 answer._resending = True
-                self._background(self._send(ws, answer._message))
+                self._background(self._send_sendtext(ws, answer))
                 return
             if code == "bad_request" and frame.get("field") == "requestId" and answer._resending:
                 # The first sendtext was taken after all (it was slower than our resume): resume it.
@@ -681,21 +774,30 @@ class RelayClient:
                 self._set_state(StateChange(state, attempt, delay, exc))
                 await asyncio.sleep(delay)
                 continue
-            attempt = 0
             ever_opened = True
             self._generation += 1
+            opened_at = asyncio.get_running_loop().time()
             await self._take_over(ws)
             if not opened.done():
                 opened.set_result(None)
-            code = await self._read(ws)
+            code, frames = await self._read(ws)
             self._ws = None
             if self._closing:
                 return
             if code == CLOSE_MESSAGE_TOO_BIG:
                 self._blame_too_big()
-            delay = self._backoff(1)
             reason = ConnectionError(f"the connection closed (code {code})" if code else "the connection dropped")
-            self._set_state(StateChange(ConnectionState.RECONNECTING, 0, delay, reason))
+            # A connection counts as good once the relay answered on it or it lasted a while; one closed before
+            # either is a failed attempt, so accept-then-close (whatever the cause) ends in FAILED, not a loop.
+            if frames or asyncio.get_running_loop().time() - opened_at >= self.stable_after:
+                attempt = 0
+            else:
+                attempt += 1
+                if attempt >= self.max_attempts:
+                    self._give_up(reason, attempt, None, opened)
+                    return
+            delay = self._backoff(max(1, attempt))
+            self._set_state(StateChange(ConnectionState.RECONNECTING, attempt, delay, reason))
             await asyncio.sleep(delay)
 
     async def _take_over(self, ws: ClientConnection) -> None:
@@ -714,10 +816,13 @@ class RelayClient:
         self._ws = ws
         self._set_state(StateChange(ConnectionState.OPEN))
 
-    async def _read(self, ws: ClientConnection) -> int | None:
-        """Read frames until the socket closes; returns the close code the server sent (None: none)."""
+    async def _read(self, ws: ClientConnection) -> tuple[int | None, int]:
+        """Read frames until the socket closes; returns the close code the server sent (None: none) and how many
+        frames arrived."""
+        frames = 0
         try:
             async for message in ws:
+                frames += 1
                 try:
                     frame = json.loads(message)
                 except ValueError:
@@ -727,7 +832,7 @@ class RelayClient:
         except ConnectionClosed:
             pass
         received = ws.protocol.close_rcvd
-        return received.code if received is not None else None
+        return (received.code if received is not None else None), frames
 
     def _blame_too_big(self) -> None:
         """The gateway closed the socket with 1009: the largest message of this connection that nothing answered
@@ -793,26 +898,24 @@ class RelayClient:
                 log.exception("on_state callback failed")
 
 
-def _encode(message: Mapping[str, Any]) -> bytes:
-    return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def _fragments(data: str, budget: int) -> list[str]:
-    """`data` cut between characters into pieces of at most `budget` UTF-8 bytes."""
-    pieces: list[str] = []
-    start, size = 0, 0
-    for index, char in enumerate(data):
-        width = len(char.encode("utf-8", "surrogatepass"))
-        if size + width > budget:
-            pieces.append(data[start:index])
-            start, size = index, 0
-        size += width
-    pieces.append(data[start:])
-    return pieces
-
-
 def _fields(turn: Turn) -> dict[str, Any]:
     return {name: getattr(turn, name) for name in Turn.__dataclass_fields__}
+
+
+def _joined(previous: Turn, piece: Turn) -> Turn:
+    """One turn from two entries of it: text and reasoning concatenated; tool calls, tool results and attachments
+    (which may follow the text in entries of their own) in order."""
+    reasoning = previous.reasoning if piece.reasoning is None else (previous.reasoning or "") + piece.reasoning
+    return Turn(
+        **{
+            **_fields(previous),
+            "text": previous.text + piece.text,
+            "reasoning": reasoning,
+            "tool_uses": previous.tool_uses + piece.tool_uses,
+            "tool_results": previous.tool_results + piece.tool_results,
+            "attachments": previous.attachments + piece.attachments,
+        }
+    )
 
 
 def _copy_error(error: RelayError) -> RelayError:

@@ -32,6 +32,7 @@ class ErrorCode(str, Enum):
     UNAUTHORIZED = "unauthorized"
     CLOSED = "closed"
     TIMEOUT = "timeout"
+    UPLOAD_FAILED = "upload_failed"
 
 
 class RelayError(Exception):
@@ -143,8 +144,20 @@ class InternalError(RelayError):
 
 
 class MessageTooBigError(RelayError):
-    """The gateway closed the connection (1009) on this message, or it is larger than the gateway accepts: it is
-    never sent again."""
+    """The gateway closed the connection (1009) on this message, or no split into parts fits it (over 64 parts, or
+    its fields other than text alone fill a frame): it is never sent (again)."""
+
+
+class AttachmentRefusedError(BadRequestError):
+    """`attach()` refused a file before uploading anything: `reason` is wrong_type, too_big or empty."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(ErrorCode.BAD_REQUEST.value, message, field="attachments")
+        self.reason = reason
+
+
+class UploadFailedError(RelayError):
+    """The multipart POST of an attachment to its presigned URL failed."""
 
 
 class ConnectionFailedError(RelayError):

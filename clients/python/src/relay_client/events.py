@@ -1,9 +1,8 @@
 """Typed events of an answer, and the replies of the other actions.
 
-An answer's frames become events in `seq` order: `Start`, `Text`..., then exactly one `Done` or `Error`. Each
-event keeps the frame it came from in `raw`. Frame types this version does not know are skipped (their `seq`
-still counts): protocol v2's `reasoning` and `tool_use` frames become new event classes registered in
-`PARSERS` — nothing else changes for callers that only handle the four events below.
+An answer's frames become events in `seq` order: `Start`, then `Text`, `Reasoning` and `ToolUse` (protocol v2) as
+they come, then exactly one `Done` or `Error`. Each event keeps the frame it came from in `raw`. Frame types this
+version does not know are skipped (their `seq` still counts); a new one is taught in `PARSERS`.
 """
 
 from __future__ import annotations
@@ -23,11 +22,19 @@ class Usage:
     input_tokens: int | None = None
     output_tokens: int | None = None
     estimated: tuple[str, ...] = ()
+    cache_read_input_tokens: int | None = None
+    cache_write_input_tokens: int | None = None
 
     @classmethod
     def from_json(cls, value: Any) -> Usage:
         value = value if isinstance(value, dict) else {}
-        return cls(value.get("inputTokens"), value.get("outputTokens"), tuple(value.get("estimated") or ()))
+        return cls(
+            value.get("inputTokens"),
+            value.get("outputTokens"),
+            tuple(value.get("estimated") or ()),
+            value.get("cacheReadInputTokens"),
+            value.get("cacheWriteInputTokens"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +72,31 @@ class Text:
 
 
 @dataclass(frozen=True, slots=True)
+class Reasoning:
+    """A piece of the model's reasoning (protocol v2), never part of the answer's text; `redacted`: the model's
+    reasoning was withheld (no text)."""
+
+    request_id: str
+    seq: int
+    text: str
+    redacted: bool = False
+    raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolUse:
+    """The model calls a tool (protocol v2): run it, then `ask(conversation_id=..., tool_results=[...])` with
+    `{"toolUseId": tool_use_id, "content": ...}`. The answer ends with `stop_reason == "tool_use"`."""
+
+    request_id: str
+    seq: int
+    tool_use_id: str
+    name: str
+    input: dict[str, Any]
+    raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Done:
     """The answer is complete. `stop_reason`: end_turn, max_tokens, stop_sequence, content_filtered, tool_use,
     time_limit or cancelled."""
@@ -96,8 +128,8 @@ class Error:
         return self.error.message
 
 
-Event = Union[Start, Text, Done, Error]  # noqa: UP007 - a runtime alias that also works on Python 3.10
-"""An event of an answer. Protocol v2 adds its own classes here (reasoning, tool use)."""
+Event = Union[Start, Text, Reasoning, ToolUse, Done, Error]  # noqa: UP007 - a runtime alias, Python 3.10
+"""An event of an answer."""
 
 TERMINAL_TYPES = frozenset({"done", "error"})
 
@@ -108,6 +140,22 @@ def _start(frame: dict[str, Any]) -> Start:
 
 def _text(frame: dict[str, Any]) -> Text:
     return Text(frame["requestId"], frame["seq"], str(frame.get("text") or ""), frame)
+
+
+def _reasoning(frame: dict[str, Any]) -> Reasoning:
+    return Reasoning(frame["requestId"], frame["seq"], str(frame.get("text") or ""), bool(frame.get("redacted")), frame)
+
+
+def _tool_use(frame: dict[str, Any]) -> ToolUse:
+    tool_input = frame.get("input")
+    return ToolUse(
+        frame["requestId"],
+        frame["seq"],
+        str(frame.get("toolUseId") or ""),
+        str(frame.get("name") or ""),
+        tool_input if isinstance(tool_input, dict) else {},
+        frame,
+    )
 
 
 def _done(frame: dict[str, Any]) -> Done:
@@ -128,6 +176,8 @@ def _error(frame: dict[str, Any]) -> Error:
 PARSERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "start": _start,
     "delta": _text,
+    "reasoning": _reasoning,
+    "tool_use": _tool_use,
     "done": _done,
     "error": _error,
 }
@@ -142,7 +192,8 @@ def parse_event(frame: dict[str, Any]) -> Event | None:
 
 @dataclass(frozen=True, slots=True)
 class Result:
-    """A finished answer: its whole text, why it stopped, usage and timings."""
+    """A finished answer: its whole text, why it stopped, usage and timings; its reasoning and tool calls
+    (protocol v2; with `stop_reason == "tool_use"` the model waits for the calls' results)."""
 
     request_id: str
     text: str
@@ -151,6 +202,8 @@ class Result:
     metrics: Metrics
     model: str | None
     conversation_id: str | None
+    reasoning: str = ""
+    tool_uses: tuple[ToolUse, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +213,11 @@ class Model:
     id: str
     provider: str | None
     default: bool
+    tools: bool = False
+    """Protocol v2: the model can call tools (False from a relay that does not say)."""
+    reasoning: bool = False
+    attachments: tuple[str, ...] = ()
+    """The kinds of attachment it takes: "image", "document"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +232,10 @@ class Turn:
     request_id: str | None = None
     status: str | None = None
     stop: str | None = None
+    tool_uses: tuple[dict[str, Any], ...] = ()
+    tool_results: tuple[dict[str, Any], ...] = ()
+    reasoning: str | None = None
+    attachments: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
