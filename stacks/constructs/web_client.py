@@ -104,14 +104,22 @@ def client_settings(*, ws_url: str, ws_origin: str, auth: RelayAuth, config: Rel
     return ClientSettings(config={"wsUrl": ws_url, "auth": oidc}, connect_src=(ws_origin,))
 
 
+ATTACHMENT_UPLOADS = "https://*.s3.amazonaws.com"
+"""Where the page POSTs attachments: boto3's presigned POST names the bucket on S3's global endpoint
+(`https://{bucket}.s3.amazonaws.com/`, every region). The one wildcard in the policy: naming the bucket would be a
+dependency cycle (the bucket's CORS names the distribution, whose headers policy would name the bucket), and
+script-src 'self' already keeps injected code from running to send anything anywhere."""
+
+
 def content_security_policy(connect_src: Sequence[str]) -> str:
-    """Only the page's own files run or style it; it talks to itself, the relay and its sign-in endpoint."""
+    """Only the page's own files run or style it; it talks to itself, the relay, its sign-in endpoint and S3 (for
+    attachments); thumbnails of the files picked are blob: URLs."""
     directives = {
         "default-src": ("'none'",),
         "script-src": ("'self'",),
         "style-src": ("'self'",),
-        "img-src": ("'self'", "data:"),
-        "connect-src": ("'self'", *connect_src),
+        "img-src": ("'self'", "data:", "blob:"),
+        "connect-src": ("'self'", *connect_src, ATTACHMENT_UPLOADS),
         "base-uri": ("'none'",),
         "form-action": ("'none'",),
         "frame-ancestors": ("'none'",),
