@@ -122,9 +122,13 @@ def ssm() -> Any:
 
 
 # Attachments (lambdas.attachments): presigned POSTs must be SigV4 (every region takes it; newer ones take nothing
-# else), and reads of a few MB get a longer read timeout than the table's.
+# else), and reads of a few MB get a longer read timeout than the table's. The POST goes to the bucket's regional
+# virtual-hosted name (`https://{bucket}.s3.{region}.amazonaws.com/`, what the web page's CSP allows): botocore's
+# default, the global name, answers a new bucket outside us-east-1 with a redirect a browser's CORS POST cannot
+# follow. A custom endpoint (localgw's S3) stays path-style.
 _S3_CONFIG = Config(
     signature_version="s3v4",
+    s3={"addressing_style": "virtual", "us_east_1_regional_endpoint": "regional"},
     retries={"mode": "standard", "total_max_attempts": 3},
     connect_timeout=2,
     read_timeout=20,

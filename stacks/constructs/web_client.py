@@ -104,11 +104,11 @@ def client_settings(*, ws_url: str, ws_origin: str, auth: RelayAuth, config: Rel
     return ClientSettings(config={"wsUrl": ws_url, "auth": oidc}, connect_src=(ws_origin,))
 
 
-ATTACHMENT_UPLOADS = "https://*.s3.amazonaws.com"
-"""Where the page POSTs attachments: boto3's presigned POST names the bucket on S3's global endpoint
-(`https://{bucket}.s3.amazonaws.com/`, every region). The one wildcard in the policy: naming the bucket would be a
-dependency cycle (the bucket's CORS names the distribution, whose headers policy would name the bucket), and
-script-src 'self' already keeps injected code from running to send anything anywhere."""
+ATTACHMENT_UPLOADS = f"https://*.s3.{Aws.REGION}.{Aws.URL_SUFFIX}"
+"""Where the page POSTs attachments: the presigned POST names the bucket on S3's regional endpoint
+(`https://{bucket}.s3.{region}.amazonaws.com/`, lambdas/clients.py). The one wildcard in the policy: naming the
+bucket would be a dependency cycle (the bucket's CORS names the distribution, whose headers policy would name the
+bucket), and script-src 'self' already keeps injected code from running to send anything anywhere."""
 
 
 def content_security_policy(connect_src: Sequence[str]) -> str:

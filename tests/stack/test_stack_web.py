@@ -309,7 +309,7 @@ def test_the_csp_lets_the_page_reach_only_itself_the_relay_and_cognito(cognito_w
         "'self'",
         f"${{{api_id}.ApiEndpoint}}",  # wss://{apiId}.execute-api.{region}.amazonaws.com, as API Gateway reports it
         "https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}",
-        "https://*.s3.amazonaws.com",  # attachment uploads: the presigned POST's host is the bucket's
+        "https://*.s3.${AWS::Region}.${AWS::URLSuffix}",  # attachment uploads (the bucket is the host)
     ]
     assert csp == {
         "default-src": ["'none'"],
@@ -326,14 +326,19 @@ def test_the_csp_lets_the_page_reach_only_itself_the_relay_and_cognito(cognito_w
 def test_the_csp_never_allows_inline_code_or_wildcards(any_web: WebSynth) -> None:
     # The one wildcard: S3's global endpoint for attachment uploads, only in connect-src (web_client.py says why).
     csp = _csp(any_web.json)
-    sources = {source for directive in csp.values() for source in directive} - {"https://*.s3.amazonaws.com"}
+    sources = {source for directive in csp.values() for source in directive} - {
+        "https://*.s3.${AWS::Region}.${AWS::URLSuffix}"
+    }
     assert not [s for s in sources if "unsafe" in s or "*" in s or s in ("http:", "https:", "ws:", "wss:")]
-    assert [name for name, values in csp.items() if "https://*.s3.amazonaws.com" in values] == ["connect-src"]
+    assert [name for name, values in csp.items() if "https://*.s3.${AWS::Region}.${AWS::URLSuffix}" in values] == [
+        "connect-src"
+    ]
 
 
 def test_without_cognito_the_csp_has_no_sign_in_origin(oidc_web: WebSynth) -> None:
     (api_id,) = resources(oidc_web.json, "AWS::ApiGatewayV2::Api")
-    assert _csp(oidc_web.json)["connect-src"] == ["'self'", f"${{{api_id}.ApiEndpoint}}", "https://*.s3.amazonaws.com"]
+    uploads = "https://*.s3.${AWS::Region}.${AWS::URLSuffix}"
+    assert _csp(oidc_web.json)["connect-src"] == ["'self'", f"${{{api_id}.ApiEndpoint}}", uploads]
 
 
 def test_security_headers_are_set_and_override_the_origin(any_web: WebSynth) -> None:
