@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import socket
+import sys
 import time
 from dataclasses import replace
 from typing import Any
@@ -338,7 +339,7 @@ class LocalGateway:
     def _terminal_chat_command(self) -> str:
         # The Python client's terminal chat (clients/python): streams text, resumes after drops, cancels on Ctrl-C.
         token = f" --token {self.dev_issuer.mint()}" if self.options.authorizer and self.dev_issuer else ""
-        return f"python -m relay_client --url {self.ws_url}{token}"
+        return f"{_this_python()} -m relay_client --url {self.ws_url}{token}"
 
     def _token_lines(self) -> list[str]:
         if self.dev_issuer is None:
@@ -367,3 +368,10 @@ def _listen(host: str, port: int) -> socket.socket:
 
 async def _forbidden(request: web.Request) -> web.Response:
     return web.json_response({"message": "Forbidden"}, status=403)
+
+
+def _this_python() -> str:
+    """The interpreter running localgw, which has relay_client installed (`.venv/bin/python` after `make dev`):
+    a bare `python` may be another one, or none."""
+    relative = os.path.relpath(sys.executable)
+    return sys.executable if relative.startswith("..") else relative
