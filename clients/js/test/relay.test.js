@@ -2,31 +2,15 @@
 // tests/e2e/clients/test_js.py, twice: with the `ws` constructor passed in (Node 20) and as globalThis.WebSocket (Node 22).
 
 import assert from "node:assert/strict";
-import { after, test } from "node:test";
+import { test } from "node:test";
 
 import { WebSocket as WsWebSocket } from "ws";
 
 import { AnswerState, RelayClient, RelayError } from "../relay-client.js";
-import { MODE, WS_URL, killConnections, makeClient, mint, plannedText, waitFor } from "./support.js";
+import { MODE, WS_URL, closingClients, collect, killConnections, mint, plannedText, waitFor } from "./support.js";
 
 const FAST = "[[sim rate=5000 ttft=0]]";
-const clients = [];
-
-async function client(options) {
-  const made = await makeClient(options);
-  clients.push(made.relay);
-  return made;
-}
-
-after(() => {
-  for (const relay of clients) relay.close();
-});
-
-async function collect(answer) {
-  const events = [];
-  for await (const event of answer) events.push(event);
-  return events;
-}
+const client = closingClients();
 
 test(`the WebSocket constructor: ${MODE === "global" ? "the global one is used" : "passed in, none global"}`, () => {
   if (MODE === "global") {

@@ -6,6 +6,8 @@
 //   RELAY_HELPER_URL  http://127.0.0.1:PORT of the wrapper's helper
 //   RELAY_WS_MODE     "passed" (Node 20: the `ws` constructor is passed in) | "global" (Node 22: globalThis.WebSocket)
 
+import { after } from "node:test";
+
 import { WebSocket as WsWebSocket } from "ws";
 
 import { RelayClient } from "../relay-client.js";
@@ -67,4 +69,24 @@ function required(name) {
   const value = process.env[name];
   if (!value) throw new Error(`${name} is not set: run these tests through tests/e2e/clients/test_js.py`);
   return value;
+}
+
+/** A makeClient that closes every client it made when the calling test file ends. */
+export function closingClients() {
+  const clients = [];
+  after(() => {
+    for (const relay of clients) relay.close();
+  });
+  return async function client(options) {
+    const made = await makeClient(options);
+    clients.push(made.relay);
+    return made;
+  };
+}
+
+/** Every event of an answer, in order. */
+export async function collect(answer) {
+  const events = [];
+  for await (const event of answer) events.push(event);
+  return events;
 }

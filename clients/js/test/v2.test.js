@@ -3,31 +3,15 @@
 // relay without it they fail with the relay's `bad_request` for the unknown field — they are not skipped.
 
 import assert from "node:assert/strict";
-import { after, test } from "node:test";
+import { test } from "node:test";
 
 import { WebSocket as WsWebSocket } from "ws";
 
 import { FRAME_LIMIT_BYTES, RelayError } from "../relay-client.js";
-import { makeClient } from "./support.js";
+import { closingClients, collect } from "./support.js";
 
 const FAST = "[[sim rate=100000 ttft=0]]";
-const clients = [];
-
-async function client(options) {
-  const made = await makeClient(options);
-  clients.push(made.relay);
-  return made;
-}
-
-after(() => {
-  for (const relay of clients) relay.close();
-});
-
-async function collect(answer) {
-  const events = [];
-  for await (const event of answer) events.push(event);
-  return events;
-}
+const client = closingClients();
 
 /** A `ws` WebSocket that remembers the size of every frame it sends and the close code it got. */
 function recordingWebSocket(record) {
