@@ -78,6 +78,8 @@ TUNABLES: tuple[Tunable, ...] = (
         "how long an idle conversation is kept",
     ),
     Tunable("history_max_chars", env_vars.HISTORY_MAX_CHARS, 60_000, 0, 1_000_000, "earlier turns sent to the model"),
+    # API Gateway closes a REST stream idle for 5 minutes (regional; 30 s edge-optimized), proxies often sooner.
+    Tunable("sse_keepalive_seconds", env_vars.SSE_KEEPALIVE_SECONDS, 15, 0, 240, "SSE comment on a silent stream"),
 )
 TUNING_DEFAULTS: dict[str, int | float] = {tunable.name: tunable.default for tunable in TUNABLES}
 
@@ -112,6 +114,8 @@ class Settings:
     """The private bucket of attachment uploads (empty: `attach` is off)."""
     attachment_ttl_days: int = DEFAULT_ATTACHMENT_TTL_DAYS
     """How long an attachment lives: the bucket's lifecycle expiry, and its record's."""
+    sse_keepalive_seconds: int = int(TUNING_DEFAULTS["sse_keepalive_seconds"])
+    """Silence after which a streamed HTTP answer sends an SSE comment line (0: never)."""
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -55,6 +55,8 @@ AUTH_LEEWAY_SECONDS: Final = "RELAY_AUTH_LEEWAY_SECONDS"
 # The OpenAI-compatible HTTP channel (lambdas.openai_http).
 HTTP_TIMEOUT_SECONDS: Final = "RELAY_HTTP_TIMEOUT_SECONDS"
 """The HTTP function's timeout, for its time guard when the Lambda Web Adapter gives no deadline."""
+SSE_KEEPALIVE_SECONDS: Final = "RELAY_SSE_KEEPALIVE_SECONDS"
+"""Seconds of silence after which a streamed HTTP answer sends an SSE comment (`: keep-alive`); 0: never."""
 
 # Operations: `true` turns on Powertools Tracer (X-Ray); anything else leaves it unimported (lambdas.tracing).
 TRACING: Final = "RELAY_TRACING"

@@ -106,6 +106,7 @@ class RelayConfig:
     history_max_chars: int = int(TUNING_DEFAULTS["history_max_chars"])
     max_parts: int = int(TUNING_DEFAULTS["max_parts"])
     parts_ttl_seconds: int = int(TUNING_DEFAULTS["parts_ttl_seconds"])
+    sse_keepalive_seconds: int = int(TUNING_DEFAULTS["sse_keepalive_seconds"])
     attachment_ttl_days: int = DEFAULT_ATTACHMENT_TTL_DAYS
     """Days an attachment lives: the bucket's lifecycle expiry and the attachment record's."""
     quota_inflight: int = 2

@@ -4,7 +4,9 @@ The loop runs on a thread of its own, as in the sendtext Lambda, with the same g
 ends with a final event saying why before the function's time is up), the client's departure (the model's stream is
 closed at once: there is no resume over HTTP, so no grace period), and usage estimated when the model reports none.
 What it sends arrives on the event loop as ("text", str), ("reasoning", str) and ("tool_use", frame) items, then one
-("end", frame) item: the relay's own `tool_use`, `done` and `error` frames.
+("end", frame) item: the relay's own `tool_use`, `done` and `error` frames. A silent answer (a slow first token, a
+tool call's input being assembled, an upstream retrying) can also yield ("idle", None) items, for the stream's
+keep-alive comments.
 
 Quotas: the in-flight slot and the daily output tokens are the WebSocket channel's (`lambdas.store.quotas`): a slot is
 taken before the model is called and given back, with the tokens charged, right before the terminal item is queued.
@@ -30,6 +32,7 @@ TEXT = "text"
 REASONING = "reasoning"
 TOOL_USE = "tool_use"
 END = "end"
+IDLE = "idle"
 DISCONNECT_POLL_S = 0.1
 """How often a silent answer looks whether its client is still connected."""
 
@@ -181,9 +184,11 @@ class HttpAnswer:
             },
         )
 
-    async def items(self, connected: Callable[[], bool]) -> AsyncIterator[tuple[str, Any]]:
+    async def items(self, connected: Callable[[], bool], idle_s: float = 0) -> AsyncIterator[tuple[str, Any]]:
         """What the answer sends, ending with the (END, frame) item; stops early (telling the relay loop) when
-        `connected()` turns false while the answer is silent."""
+        `connected()` turns false while the answer is silent. With `idle_s` > 0, an (IDLE, None) item after every
+        `idle_s` seconds in which the answer sent nothing."""
+        quiet_since = time.monotonic()
         while True:
             try:
                 item = await asyncio.wait_for(self.sink.items.get(), DISCONNECT_POLL_S)
@@ -191,7 +196,11 @@ class HttpAnswer:
                 if not connected():
                     self.sink.leave()
                     return
+                if idle_s > 0 and time.monotonic() - quiet_since >= idle_s:
+                    quiet_since = time.monotonic()
+                    yield (IDLE, None)
                 continue
+            quiet_since = time.monotonic()
             yield item
             if item[0] == END:
                 return

@@ -7,7 +7,9 @@ one. Blocking work (the verifier's JWKS fetch, DynamoDB) runs off the event loop
 
 A streamed answer's headers are sent with its first text: an error before it (a spent quota, a throttled model) is
 still an ordinary HTTP error with its status, which the SDKs raise as a typed exception; an error after it is a
-final SSE event carrying OpenAI's error object, then the stream ends.
+final SSE event carrying OpenAI's error object, then the stream ends. An answer silent for `sse_keepalive_seconds`
+sends its headers then, with an SSE comment (`: keep-alive`), and another after each such silence: API Gateway
+closes a stream idle for 5 minutes, and proxies on the way often sooner.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ from lambdas.answer.tools import check_capabilities
 from lambdas.catalogue import CatalogueError, UnknownModelError, load_catalogue, resolve_spec
 from lambdas.config import settings
 from lambdas.observability import count, logger
-from lambdas.openai_http.answer import END, REASONING, TEXT, TOOL_USE, HttpAnswer, HttpSink, QuotaLease
-from lambdas.openai_http.chunks import DONE_EVENT, Completion, is_time_limit, sse
+from lambdas.openai_http.answer import END, IDLE, REASONING, TEXT, TOOL_USE, HttpAnswer, HttpSink, QuotaLease
+from lambdas.openai_http.chunks import DONE_EVENT, KEEP_ALIVE, Completion, is_time_limit, sse
 from lambdas.openai_http.errors import SERVER, ApiError, from_frame, unauthorized, unknown_model
 from lambdas.openai_http.mapping import capability_error, map_request
 from lambdas.openai_http.schema import parse_request
@@ -147,7 +149,8 @@ class _Api:
         answer.start()
         completion = Completion(f"chatcmpl-{request_id}", int(time.time()), alias)
         if mapped.stream:
-            return await _stream(request, answer, completion, include_usage=mapped.include_usage)
+            keepalive = config.sse_keepalive_seconds
+            return await _stream(request, answer, completion, include_usage=mapped.include_usage, keepalive_s=keepalive)
         return await _whole(request, answer, completion)
 
     async def _caller(self, request: web.Request) -> str:
@@ -229,7 +232,7 @@ def _connected(request: web.Request) -> Callable[[], bool]:
 
 
 async def _stream(
-    request: web.Request, answer: HttpAnswer, completion: Completion, *, include_usage: bool
+    request: web.Request, answer: HttpAnswer, completion: Completion, *, include_usage: bool, keepalive_s: float
 ) -> web.StreamResponse:
     response: web.StreamResponse | None = None
 
@@ -243,9 +246,13 @@ async def _stream(
 
     calls = 0
     try:
-        async for kind, value in answer.items(_connected(request)):
+        async for kind, value in answer.items(_connected(request), idle_s=keepalive_s):
             if kind == TEXT:
                 await (await opened()).write(sse(completion.text(value)))
+                continue
+            if kind == IDLE:
+                # Opens the stream when nothing was sent yet: an error after this is an error event, not a status.
+                await (await opened()).write(KEEP_ALIVE)
                 continue
             if kind == REASONING:
                 await (await opened()).write(sse(completion.reasoning(value)))

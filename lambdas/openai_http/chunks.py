@@ -13,6 +13,8 @@ from typing import Any
 from lambdas.protocol import StopReason
 
 DONE_EVENT = b"data: [DONE]\n\n"
+KEEP_ALIVE = b": keep-alive\n\n"
+"""An SSE comment: every SSE parser (the SDKs', EventSource) skips it; idle timeouts on the way see bytes."""
 FINISH_REASONS: dict[str, str] = {
     StopReason.END_TURN: "stop",
     StopReason.STOP_SEQUENCE: "stop",
