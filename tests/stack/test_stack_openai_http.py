@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from lambdas import env_vars
 from stacks.config import ConfigError, load_config
 from stacks.constructs.openai_http import AUTHORIZER_HANDLER, HANDLER, QUOTA_ACTIONS
 from tests.stack.conftest import Synth, synth
@@ -76,6 +77,12 @@ def test_the_function_runs_behind_the_web_adapter_layer_in_response_stream_mode(
     assert variables["AWS_LWA_INVOKE_MODE"] == "response_stream"
     assert variables["AWS_LWA_READINESS_CHECK_PATH"] == "/healthz"
     assert function["Timeout"] == default_synth.config.send_text_timeout_seconds
+
+
+def test_the_http_function_sends_keep_alives_every_15_seconds_by_default(default_synth: Synth) -> None:
+    # Under API Gateway's 5-minute idle timeout for a REST stream (30 s edge-optimized) with room to spare.
+    variables = _http_function(default_synth)["Environment"]["Variables"]
+    assert variables[env_vars.SSE_KEEPALIVE_SECONDS] == "15"
 
 
 def test_the_layer_is_configurable_by_context(own_layer_synth: Synth) -> None:

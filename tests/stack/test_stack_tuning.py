@@ -25,7 +25,13 @@ def test_a_context_override_reaches_the_function_environment():
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("coalesceMs", "5000"), ("postMaxAttempts", "0"), ("goneGraceSeconds", "-1"), ("controlPollMs", "1")],
+    [
+        ("coalesceMs", "5000"),
+        ("postMaxAttempts", "0"),
+        ("goneGraceSeconds", "-1"),
+        ("controlPollMs", "1"),
+        ("sseKeepaliveSeconds", "300"),  # API Gateway would close the idle stream before the first keep-alive
+    ],
 )
 def test_an_out_of_range_value_names_its_key(key, value):
     with pytest.raises(ConfigError, match=key):
