@@ -106,13 +106,52 @@ class Conversations(Schema):
 Message = TypeVar("Message", bound=Schema)
 
 
+class NotJsonConstantError(ValueError):
+    """NaN, Infinity or -Infinity: Python's json reads them, but they are not JSON."""
+
+
+NOT_UNICODE = "not valid Unicode (a lone UTF-16 surrogate such as \\ud800 has no character)"
+
+
+def _refuse_constant(name: str) -> Any:
+    raise NotJsonConstantError(f"{name} is not a JSON number")
+
+
+def loads_json(text: str | bytes) -> Any:
+    """`json.loads`, refusing NaN and Infinity: kept, they would come back out as bare `NaN` in frames, history
+    and model requests, which no strict JSON parser (a browser's JSON.parse, Bedrock) reads."""
+    return json.loads(text, parse_constant=_refuse_constant)
+
+
+def invalid_unicode_at(value: Any) -> str | None:
+    """The JSON path (`""` for `value` itself, `[2].content`, `.a.b`) of the first string or object key in
+    `value` that is not valid Unicode (a lone surrogate), or None. Iterative: no nesting depth can exhaust the
+    stack."""
+    pending: list[tuple[str, Any]] = [("", value)]
+    while pending:
+        path, item = pending.pop()
+        if isinstance(item, str):
+            if not _is_unicode(item):
+                return path
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                if not _is_unicode(key):
+                    return path
+                pending.append((f"{path}.{key}", inner))
+        elif isinstance(item, list):
+            pending.extend((f"{path}[{index}]", inner) for index, inner in enumerate(item))
+    return None
+
+
 def parse_body(body: str | None) -> dict[str, Any]:
     """The message as a JSON object, or BadRequestError."""
     try:
-        value = json.loads(body or "")
+        value = loads_json(body or "")
     except RecursionError:
         # ~1,000 levels of [[[…]]] fit in 2 KB; no message of ours nests more than one level.
         raise BadRequestError("the message nests too deeply to be read") from None
+    except NotJsonConstantError as exc:
+        raise BadRequestError(f"the message is not valid JSON: {exc}") from None
     except ValueError as exc:
         raise BadRequestError("the message is not valid JSON") from exc
     if not isinstance(value, dict):
@@ -163,9 +202,10 @@ def _refuse_invalid_unicode(message: dict[str, Any], request_id: str | None) -> 
     for name, value in message.items():
         if not _is_unicode(name):
             raise BadRequestError(f"{clip(name)}: a field name must be valid Unicode", clip(name), request_id)
-        if isinstance(value, str) and not _is_unicode(value):
-            problem = "not valid Unicode (a lone UTF-16 surrogate such as \\ud800 has no character)"
-            raise BadRequestError(f"{clip(name)}: {problem}", clip(name), request_id)
+        # tools, toolResults and reasoning nest: a surrogate deep in a tool result failed the store (`internal`).
+        at = invalid_unicode_at(value)
+        if at is not None:
+            raise BadRequestError(f"{clip(name + at)}: {NOT_UNICODE}", clip(name), request_id)
 
 
 def _is_unicode(text: str) -> bool:

@@ -16,7 +16,6 @@ request the WebSocket channel builds from `sendtext` and the stored conversation
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from lambdas.answer.tools import MAX_DESCRIPTION_CHARS, MAX_TOOL_RESULT_BYTES, MAX_TOOLS, TOOL_USE_ID, ToolFields
@@ -26,7 +25,7 @@ from lambdas.openai_http.schema import ChatMessage, ChatRequest
 from lambdas.providers.base import Message, ModelRequest, Role
 from lambdas.providers.content import MIN_REASONING_BUDGET, ToolCall, ToolResult, ToolSpec, json_size
 from lambdas.providers.tools import REASONING_EFFORT_STEPS, paired
-from lambdas.requests import MAX_SYSTEM_CHARS
+from lambdas.requests import MAX_SYSTEM_CHARS, NOT_UNICODE, invalid_unicode_at, loads_json
 from lambdas.store.conversations import newest_pairs
 
 SYSTEM_ROLES = frozenset({"system", "developer"})
@@ -179,11 +178,13 @@ def _call(message: ChatMessage, index: int, number: int) -> ToolCall:
     if not TOOL_USE_ID.match(call.id):
         raise bad_request(f"{param}.id: 1-128 of letters, digits, '_', '.', ':' and '-'", f"{param}.id")
     try:
-        arguments = json.loads(call.function.arguments or "{}")
-    except ValueError:
+        arguments = loads_json(call.function.arguments or "{}")
+    except (ValueError, RecursionError):  # RecursionError: arguments nesting ~1,000 levels deep (was a 500)
         arguments = None
     if not isinstance(arguments, dict):
         raise bad_request(f"{param}.function.arguments: a JSON object, as text", f"{param}.function.arguments")
+    if invalid_unicode_at(arguments) is not None:  # an escaped "\\ud800" inside the text
+        raise bad_request(f"{param}.function.arguments: {NOT_UNICODE}", f"{param}.function.arguments")
     return ToolCall(call.id, call.function.name, arguments)
 
 

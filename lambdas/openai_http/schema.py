@@ -8,7 +8,6 @@ relay's protocol v2 request by `lambdas.openai_http.mapping`.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Annotated, Any, Literal
 
@@ -16,6 +15,7 @@ import msgspec
 from msgspec import Meta
 
 from lambdas.openai_http.errors import ApiError, bad_request
+from lambdas.requests import NOT_UNICODE, NotJsonConstantError, clip, invalid_unicode_at, loads_json
 
 MAX_MESSAGES = 1000
 MAX_STOP_SEQUENCES = 4
@@ -112,13 +112,19 @@ class ChatRequest(Strict):
 def parse_request(body: bytes) -> ChatRequest:
     """The validated request, or ApiError 400 naming the offending `param`."""
     try:
-        value = json.loads(body or b"")
+        value = loads_json(body or b"")
     except RecursionError:
         raise bad_request("the body nests too deeply to be read", None) from None
+    except NotJsonConstantError as exc:
+        raise bad_request(f"the body is not valid JSON: {exc}", None) from None
     except ValueError:
         raise bad_request("the body is not valid JSON; send a JSON object with `model` and `messages`", None) from None
     if not isinstance(value, dict):
         raise bad_request("the body must be a JSON object with `model` and `messages`", None)
+    # A lone surrogate anywhere (a tool's name, schema, a stop sequence) has no UTF-8 form: the model call would fail.
+    if (at := invalid_unicode_at(value)) is not None:
+        param = clip(at.lstrip(".")) or None
+        raise bad_request(f"{param}: {NOT_UNICODE}", param)
     try:
         return msgspec.convert(value, ChatRequest, strict=True)
     except msgspec.ValidationError as exc:

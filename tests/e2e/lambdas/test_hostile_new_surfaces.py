@@ -1,0 +1,177 @@
+"""Hostile input to the surfaces of issues 14, 15 and 17 (tools and reasoning, sendtext parts, the OpenAI HTTP
+endpoint), sent through localgw with real clients: websockets, the openai SDK and urllib3.
+
+Each case is one that broke before its fix: a lone surrogate deep inside a tool result reached the store and came
+back `internal` (retryable, though no retry could succeed); `NaN` and `Infinity`, which Python's json reads but no
+strict JSON parser does, came back out in `history` frames and model requests; over HTTP, tool-call arguments nesting
+a thousand levels were a 500 and a lone surrogate in a tool's name a 503. docs/security.md, "Adversarial pass (new
+surfaces)", lists every attack tried, including those that held.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import openai
+import pytest
+import urllib3
+
+from tests.conftest import RECV_TIMEOUT
+from tests.e2e.client import ask, collect, recv, send
+from tests.e2e.lambdas.test_openai_http import client, new_user  # noqa: F401 (the fixture)
+
+FAST = "rate=100000 ttft=0"
+WEATHER = {"name": "get_weather", "inputSchema": {"type": "object"}}
+WEATHER_FUNCTION = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
+
+
+def _tool_turn(ws: Any) -> tuple[str, str]:
+    """An answer that called get_weather: its conversationId and the call's toolUseId."""
+    frames = ask(ws, f"weather? [[sim tool=get_weather {FAST}]]", tools=[WEATHER])
+    assert frames[-1]["stopReason"] == "tool_use"
+    (call,) = [frame for frame in frames if frame["type"] == "tool_use"]
+    return frames[0]["conversationId"], call["toolUseId"]
+
+
+def _answer_tool_call(conversation_id: str, tool_use_id: str, content_json: str) -> str:
+    """A sendtext answering the call with `content_json` written as is (escapes, NaN) into the message."""
+    head = json.dumps({"action": "sendtext", "conversationId": conversation_id, "tools": [WEATHER]})
+    return head[:-1] + f', "toolResults": [{{"toolUseId": "{tool_use_id}", "content": {content_json}}}]}}'
+
+
+def _still_usable(ws: Any) -> None:
+    send(ws, {"action": "models"})
+    assert recv(ws)["type"] == "models"
+
+
+@pytest.mark.parametrize(
+    "content_json",
+    ['"sunny \\ud800"', '{"\\udc00": 1}', '{"a": [[{"b": "x \\ud83d"}]]}'],
+    ids=["string", "object-key", "nested"],
+)
+def test_a_lone_surrogate_in_a_tool_result_is_a_bad_request(connect, content_json) -> None:
+    ws = connect()
+    conversation_id, tool_use_id = _tool_turn(ws)
+    ws.send(_answer_tool_call(conversation_id, tool_use_id, content_json))
+    frame = recv(ws)
+    assert (frame["type"], frame["code"], frame["field"], frame["retryable"]) == (
+        "error",
+        "bad_request",
+        "toolResults",
+        False,
+    )
+    assert "not valid Unicode" in frame["message"]
+    # The call is still open: a well-formed result answers it.
+    ws.send(_answer_tool_call(conversation_id, tool_use_id, '"sunny"'))
+    assert collect(ws)[-1]["stopReason"] == "end_turn"
+
+
+def test_a_lone_surrogate_in_a_tool_schema_is_a_bad_request(connect) -> None:
+    ws = connect()
+    tool = '{"name": "t", "description": "d", "inputSchema": {"type": "object", "title": "\\ud800"}}'
+    ws.send('{"action": "sendtext", "text": "hi", "tools": [' + tool + "]}")
+    frame = recv(ws)
+    assert (frame["code"], frame["field"]) == ("bad_request", "tools")
+    _still_usable(ws)
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_not_json(connect, constant) -> None:
+    ws = connect()
+    conversation_id, tool_use_id = _tool_turn(ws)
+    ws.send(_answer_tool_call(conversation_id, tool_use_id, '{"temperature": ' + constant + "}"))
+    frame = recv(ws)
+    assert (frame["type"], frame["code"]) == ("error", "bad_request")
+    assert constant in frame["message"]
+    # Nothing was stored: history holds only strict JSON (a browser's JSON.parse reads it).
+    send(ws, {"action": "history", "conversationId": conversation_id})
+    raw = ws.recv(timeout=RECV_TIMEOUT)
+    json.loads(raw, parse_constant=lambda name: pytest.fail(f"{name} in a history frame"))
+    _still_usable(ws)
+
+
+def _tool_call_messages(arguments: str, name: str = "get_weather") -> list[dict[str, Any]]:
+    call = {"id": "call_1", "type": "function", "function": {"name": name, "arguments": arguments}}
+    return [
+        {"role": "user", "content": "weather?"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
+    ]
+
+
+def test_deeply_nested_tool_call_arguments_are_a_bad_request_over_http(client) -> None:  # noqa: F811
+    arguments = '{"a": ' + "[" * 3000 + "]" * 3000 + "}"
+    with pytest.raises(openai.BadRequestError) as raised:
+        client().chat.completions.create(
+            model="claude", messages=_tool_call_messages(arguments), tools=[WEATHER_FUNCTION]
+        )
+    assert raised.value.body["param"] == "messages[1].tool_calls[0].function.arguments"
+
+
+def _post(relay_gateway, body: str) -> urllib3.BaseHTTPResponse:
+    """POST `body` as written: ensure_ascii JSON escapes a lone surrogate (so does JavaScript's JSON.stringify),
+    and Python's json writes float("nan") as a bare NaN (requests' `json=` does), which the openai SDK refuses to
+    send at all."""
+    token = relay_gateway.dev_issuer.mint(new_user())
+    return urllib3.request(
+        "POST",
+        f"{relay_gateway.openai_base_url}/chat/completions",
+        body=body.encode("ascii"),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        timeout=RECV_TIMEOUT,
+    )
+
+
+@pytest.mark.parametrize(
+    ("messages", "tools", "param"),
+    [
+        (_tool_call_messages("{}", name="get\ud800"), [WEATHER_FUNCTION], "messages[1].tool_calls[0].function.name"),
+        (
+            _tool_call_messages('{"city": "\\ud800"}'),
+            [WEATHER_FUNCTION],
+            "messages[1].tool_calls[0].function.arguments",
+        ),
+        (
+            [{"role": "user", "content": "hi"}],
+            [
+                {
+                    "type": "function",
+                    "function": {"name": "t", "description": "\ud800", "parameters": {"type": "object"}},
+                }
+            ],
+            "tools[0].function.description",
+        ),
+        ([{"role": "user", "content": "hi"}], None, "stop"),
+    ],
+    ids=["tool-call-name", "escaped-in-arguments", "tool-description", "stop"],
+)
+def test_a_lone_surrogate_anywhere_is_a_bad_request_over_http(relay_gateway, messages, tools, param) -> None:
+    body: dict[str, Any] = {"model": "claude", "messages": messages}
+    if tools:
+        body["tools"] = tools
+    if param == "stop":
+        body["stop"] = ["end", "\udfff"]
+    response = _post(relay_gateway, json.dumps(body))
+    assert response.status == 400
+    error = response.json()["error"]
+    assert error["param"] == (param if param != "stop" else "stop[1]")
+    assert "not valid Unicode" in error["message"]
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_a_bad_request_over_http(relay_gateway, constant) -> None:
+    schema = '{"type": "object", "maximum": ' + constant + "}"
+    tool = '{"type": "function", "function": {"name": "t", "parameters": ' + schema + "}}"
+    body = '{"model": "claude", "messages": [{"role": "user", "content": "hi"}], "tools": [' + tool + "]}"
+    response = _post(relay_gateway, body)
+    assert response.status == 400
+    assert constant in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity"])
+def test_nan_in_tool_call_arguments_is_a_bad_request_over_http(relay_gateway, constant) -> None:
+    messages = _tool_call_messages('{"a": ' + constant + "}")
+    response = _post(relay_gateway, json.dumps({"model": "claude", "messages": messages, "tools": [WEATHER_FUNCTION]}))
+    assert response.status == 400
+    assert response.json()["error"]["param"] == "messages[1].tool_calls[0].function.arguments"
