@@ -106,12 +106,16 @@ class QuotaLease:
         self._quotas = store.quotas
         self.user = user
         self.request_id = request_id
+        # The WebSocket channel leases by the client's requestId ([A-Za-z0-9_-]): a ':' keeps this slot out of its
+        # reach. Keyed by the bare `http-…` id, a sendtext with that id renewed this lease instead of taking a slot
+        # and, ending, freed it while this answer still ran: the in-flight quota grew by one per round.
+        self.lease_key = f"http:{request_id}"
         self._settled = False
 
     def take(self, max_tokens: int, remaining_s: float) -> int:
         """Take the slot; the answer's max tokens capped by the tokens left today. Raises QuotaExceededError or
         QuotaUnavailableError (blocking: call it off the event loop)."""
-        tokens_left = self._quotas.admit(self.user, self.request_id, remaining_s + LEASE_MARGIN_S)
+        tokens_left = self._quotas.admit(self.user, self.lease_key, remaining_s + LEASE_MARGIN_S)
         return max_tokens if tokens_left is None else max(1, min(max_tokens, tokens_left))
 
     def settle(self, outcome: Outcome, text: str) -> None:
@@ -120,7 +124,7 @@ class QuotaLease:
             return
         self._settled = True
         tokens = outcome.output_tokens if outcome.output_tokens is not None else estimate_tokens(len(text))
-        writes = self._quotas.settle_writes(self.user, self.request_id, tokens)
+        writes = self._quotas.settle_writes(self.user, self.lease_key, tokens)
         if not writes:
             return
         try:

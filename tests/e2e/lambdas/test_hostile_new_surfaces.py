@@ -175,3 +175,21 @@ def test_nan_in_tool_call_arguments_is_a_bad_request_over_http(relay_gateway, co
     response = _post(relay_gateway, json.dumps({"model": "claude", "messages": messages, "tools": [WEATHER_FUNCTION]}))
     assert response.status == 400
     assert response.json()["error"]["param"] == "messages[1].tool_calls[0].function.arguments"
+
+
+def test_a_sendtext_reusing_an_http_answers_request_id_takes_no_slot_of_it(client, connect) -> None:  # noqa: F811
+    # Both channels lease in-flight slots by request id. A sendtext with the `x-request-id` of a running HTTP
+    # answer renewed that answer's lease instead of taking a slot (a third answer with two slots), and its end
+    # freed the HTTP answer's slot for yet another: the in-flight quota grew by one per round.
+    user = new_user()
+    slow = [{"role": "user", "content": "Hold a slot [[sim tokens=400 rate=100 ttft=0]]"}]
+    streams = [client(user).chat.completions.create(model="claude", messages=slow, stream=True) for _ in range(2)]
+    for stream in streams:
+        next(iter(stream))
+    http_request_id = streams[0].response.headers["x-request-id"]
+    refusal = ask(connect(user), "a third answer", requestId=http_request_id)[-1]
+    assert (refusal["type"], refusal["code"]) == ("error", "rate_limited")
+    with pytest.raises(openai.RateLimitError):
+        client(user).chat.completions.create(model="claude", messages=[{"role": "user", "content": "one more"}])
+    for stream in streams:
+        stream.close()
