@@ -149,8 +149,13 @@ def _turns(chat: ChatRequest) -> tuple[list[str], list[_Turn]]:
             turn.results.append(_result(message, index, turns))
         else:
             turn.texts.append(_text(message, index))
-        if message.tool_calls:
-            turn.calls.extend(_call(message, index, number) for number in range(len(message.tool_calls)))
+        for number in range(len(message.tool_calls or ())):
+            call = _call(message, index, number)
+            if any(other.tool_use_id == call.tool_use_id for other in turn.calls):
+                # One tool message would answer both, and Anthropic refuses tool_use ids that repeat.
+                param = f"messages[{index}].tool_calls[{number}].id"
+                raise bad_request(f"{param}: another call of this turn has this id", param)
+            turn.calls.append(call)
     return system, turns
 
 

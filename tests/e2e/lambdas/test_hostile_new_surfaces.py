@@ -193,3 +193,13 @@ def test_a_sendtext_reusing_an_http_answers_request_id_takes_no_slot_of_it(clien
         client(user).chat.completions.create(model="claude", messages=[{"role": "user", "content": "one more"}])
     for stream in streams:
         stream.close()
+
+
+def test_two_tool_calls_with_one_id_are_a_bad_request_over_http(client) -> None:  # noqa: F811
+    # Anthropic refuses tool_use ids that repeat, and one tool message would answer both calls: refused up front,
+    # naming the second call, rather than passed to the model.
+    messages = _tool_call_messages("{}")
+    messages[1]["tool_calls"] = [messages[1]["tool_calls"][0]] * 2
+    with pytest.raises(openai.BadRequestError) as raised:
+        client().chat.completions.create(model="claude", messages=messages, tools=[WEATHER_FUNCTION])
+    assert raised.value.body["param"] == "messages[1].tool_calls[1].id"
