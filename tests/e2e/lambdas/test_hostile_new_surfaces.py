@@ -11,6 +11,7 @@ surfaces)", lists every attack tried, including those that held.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import openai
@@ -203,3 +204,30 @@ def test_two_tool_calls_with_one_id_are_a_bad_request_over_http(client) -> None:
     with pytest.raises(openai.BadRequestError) as raised:
         client().chat.completions.create(model="claude", messages=messages, tools=[WEATHER_FUNCTION])
     assert raised.value.body["param"] == "messages[1].tool_calls[1].id"
+
+
+def test_reasoning_an_http_client_left_during_is_charged(client, relay_env) -> None:  # noqa: F811
+    # Reasoning is billed output: leaving while the model reasons (before any answer text) must not make it free.
+    # One slot: the next answer is admitted only once this one is settled (its release and charge are one write).
+    relay_env(RELAY_QUOTA_DAILY_OUTPUT_TOKENS="1000", RELAY_QUOTA_INFLIGHT="1")
+    user = new_user()
+    thinking = [{"role": "user", "content": "Think [[sim think=5000 tokens=5 rate=400 ttft=0]]"}]
+    stream = client(user).chat.completions.create(
+        model="claude", messages=thinking, stream=True, reasoning_effort="low"
+    )
+    reasoned = ""
+    for chunk in stream:
+        reasoned += (chunk.choices[0].delta.model_extra or {}).get("reasoning_content") or "" if chunk.choices else ""
+        if len(reasoned) > 600:
+            break
+    stream.close()
+    # The day's remaining tokens cap the next answer: what is left is at most 1000 minus the reasoning's estimate.
+    count = [{"role": "user", "content": "count [[sim tokens=2000 rate=100000 ttft=0]]"}]
+    for _ in range(100):
+        try:
+            next_answer = client(user).chat.completions.create(model="claude", messages=count)
+            break
+        except openai.RateLimitError as refused:
+            assert "inflight" in refused.message  # the slot of the answer being closed, not the day's tokens
+            time.sleep(0.05)
+    assert next_answer.usage.completion_tokens <= 1000 - len(reasoned) // 3
