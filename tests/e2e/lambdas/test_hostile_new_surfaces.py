@@ -231,3 +231,14 @@ def test_reasoning_an_http_client_left_during_is_charged(client, relay_env) -> N
             assert "inflight" in refused.message  # the slot of the answer being closed, not the day's tokens
             time.sleep(0.05)
     assert next_answer.usage.completion_tokens <= 1000 - len(reasoned) // 3
+
+
+def test_another_users_tool_calls_cannot_be_answered(connect) -> None:
+    alice, bob = connect(), connect()
+    conversation_id, tool_use_id = _tool_turn(alice)
+    bob.send(_answer_tool_call(conversation_id, tool_use_id, '"stolen"'))
+    frame = recv(bob)
+    assert (frame["type"], frame["code"]) == ("error", "forbidden")
+    # Alice's call is untouched: her own result still answers it.
+    alice.send(_answer_tool_call(conversation_id, tool_use_id, '"sunny"'))
+    assert collect(alice)[-1]["stopReason"] == "end_turn"
