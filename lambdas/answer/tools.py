@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from lambdas.catalogue import ModelSpec
+from lambdas.catalogue import OPENAI, ModelSpec
 from lambdas.protocol import StopReason
 from lambdas.providers.content import (
     DEFAULT_REASONING_BUDGET,
@@ -74,6 +74,11 @@ def check_capabilities(fields: ToolFields, spec: ModelSpec, request_id: str | No
         raise BadRequestError(f"{field}: model {spec.alias!r} does not support tools", field, request_id)
     if fields.reasoning_budget is not None and not spec.supports_reasoning:
         raise BadRequestError(f"reasoning: model {spec.alias!r} does not support reasoning", "reasoning", request_id)
+    if fields.reasoning_budget is not None and fields.tool_choice not in ("auto", "none") and spec.provider != OPENAI:
+        # Bedrock models reason with Anthropic's `thinking`, which takes tool_choice auto or none only: a forced
+        # call would fail at the model, after `start`.
+        message = f'toolChoice: model {spec.alias!r} cannot be forced to call a tool while it reasons (use "auto")'
+        raise BadRequestError(message, "toolChoice", request_id)
 
 
 def check_tool_results(fields: ToolFields, conversation: Conversation, request_id: str | None) -> None:

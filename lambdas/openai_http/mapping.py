@@ -37,7 +37,12 @@ REASONING_BUDGETS: dict[str, int] = {
 }
 """`reasoning_effort` → reasoning tokens; an OpenAI-compatible upstream is asked for the same effort back."""
 TOOL_CHOICES = {"auto": "auto", "none": "none", "required": "any"}
-FIELD_PARAMS = {"tools": "tools", "toolResults": "messages", "reasoning": "reasoning_effort"}
+FIELD_PARAMS = {
+    "tools": "tools",
+    "toolResults": "messages",
+    "reasoning": "reasoning_effort",
+    "toolChoice": "tool_choice",
+}
 """`lambdas.answer.tools`' field names → this API's."""
 
 

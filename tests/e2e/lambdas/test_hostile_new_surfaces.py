@@ -242,3 +242,40 @@ def test_another_users_tool_calls_cannot_be_answered(connect) -> None:
     # Alice's call is untouched: her own result still answers it.
     alice.send(_answer_tool_call(conversation_id, tool_use_id, '"sunny"'))
     assert collect(alice)[-1]["stopReason"] == "end_turn"
+
+
+@pytest.mark.parametrize("alias", ["claude", "converse"])
+@pytest.mark.parametrize("choice", ["any", {"name": "get_weather"}], ids=["any", "name"])
+def test_reasoning_with_a_forced_tool_choice_is_refused_before_the_model_call(connect, alias, choice) -> None:
+    # Anthropic's thinking works with tool_choice auto or none only: a forced call fails at the model, after `start`.
+    ws = connect()
+    frame = ask(ws, "weather?", model=alias, tools=[WEATHER], toolChoice=choice, reasoning=True)[-1]
+    assert (frame["type"], frame["code"], frame["field"]) == ("error", "bad_request", "toolChoice")
+    assert "seq" not in frame
+    # auto still reasons and calls the tool.
+    frames = ask(ws, f"weather? [[sim tool=get_weather think=5 {FAST}]]", model=alias, tools=[WEATHER], reasoning=True)
+    assert frames[-1]["stopReason"] == "tool_use"
+
+
+def test_reasoning_effort_with_a_required_tool_choice_is_a_bad_request_over_http(client) -> None:  # noqa: F811
+    with pytest.raises(openai.BadRequestError) as raised:
+        client().chat.completions.create(
+            model="claude",
+            messages=[{"role": "user", "content": "weather?"}],
+            tools=[WEATHER_FUNCTION],
+            tool_choice="required",
+            reasoning_effort="low",
+        )
+    assert raised.value.body["param"] == "tool_choice"
+
+
+def test_an_openai_compatible_model_may_reason_and_be_forced_to_call(connect) -> None:
+    frames = ask(
+        connect(),
+        f"weather? [[sim tool=get_weather {FAST}]]",
+        model="openai",
+        tools=[WEATHER],
+        toolChoice="any",
+        reasoning=True,
+    )
+    assert frames[-1]["stopReason"] == "tool_use"
