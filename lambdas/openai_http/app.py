@@ -88,6 +88,10 @@ async def _openai_errors(
         kind = "invalid_request_error" if exc.status < 500 else SERVER
         message = f"{request.method} {request.path}: {exc.reason}"
         return error_response(ApiError(exc.status, message, kind, code))
+    except ConnectionResetError:
+        # The client left before its body arrived whole: nothing failed here, and nobody reads an answer.
+        logger.info("the client left before its request was read")
+        return error_response(ApiError(400, "The request was not received whole.", "invalid_request_error"))
     except Exception:
         logger.exception("HTTP request failed")
         return error_response(ApiError(500, "The relay failed; try again.", SERVER, protocol.ErrorCode.INTERNAL))

@@ -11,6 +11,8 @@ surfaces)", lists every attack tried, including those that held.
 from __future__ import annotations
 
 import json
+import logging
+import socket
 import time
 from typing import Any
 
@@ -279,3 +281,23 @@ def test_an_openai_compatible_model_may_reason_and_be_forced_to_call(connect) ->
         reasoning=True,
     )
     assert frames[-1]["stopReason"] == "tool_use"
+
+
+def test_a_client_that_leaves_mid_body_is_no_server_error(relay_gateway, caplog) -> None:
+    # Was an ERROR "HTTP request failed" (ConnectionResetError) and a 500 written to nobody: an alarm on the
+    # function's errors would fire for every client that gave up while uploading.
+    caplog.set_level(logging.INFO)
+    token = relay_gateway.dev_issuer.mint(new_user())
+    url = urllib3.util.parse_url(relay_gateway.openai_base_url)
+    body = json.dumps({"model": "claude", "messages": [{"role": "user", "content": "x" * 1000}]}).encode()
+    head = (
+        f"POST {url.path}/chat/completions HTTP/1.1\r\nHost: {url.host}\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection((url.host, url.port)) as sock:
+        sock.sendall(head + body[:100])
+    deadline = time.monotonic() + 10
+    while not [r for r in caplog.records if "left before" in r.getMessage()] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert [r for r in caplog.records if "left before" in r.getMessage()]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
