@@ -205,7 +205,7 @@ class Attachments:
         except BotoCoreError as exc:
             raise StoreError(f"reading an attachment failed: {type(exc).__name__}") from exc
         if len(data) > limit:
-            raise _refused(f"attachments: {attachment_id!r} is over the {limit}-byte limit of a {kind}")
+            raise _refused(f"attachments: {attachment_id!r} is over the {limit}-byte limit for {kind}s")
         if len(data) != record["size"]:
             raise _refused(f"attachments: {attachment_id!r} is {len(data)} bytes, not the {record['size']} declared")
         if not sniff(data, declared):
