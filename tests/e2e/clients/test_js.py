@@ -16,6 +16,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -31,6 +32,24 @@ NODE_TIMEOUT_SECONDS = 120
 def _planned(text: str) -> str:
     """The simulator's reply to `text` as the first turn of a conversation."""
     return simulator.plan_reply(simulator.SimConversation.of(("user", text))).text
+
+
+def run_node_test_file(
+    directory: Path, test_file: Path, env: dict[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    """`node --test` on one file from `directory`, the spec reporter's list printed (shown with -s or -rA); fails the
+    pytest test, with node's output, when a node test failed."""
+    result = subprocess.run(
+        [_node(), "--test", "--test-reporter=spec", *args, str(test_file)],
+        cwd=directory,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=NODE_TIMEOUT_SECONDS,
+    )
+    print(result.stdout)
+    assert result.returncode == 0, f"node --test {test_file.name} failed:\n{result.stdout}\n{result.stderr}"
+    return result
 
 
 def _node() -> str:
@@ -122,16 +141,7 @@ def test_js_client_node_tests(
         "RELAY_HELPER_URL": helper,
         "RELAY_WS_MODE": mode,
     }
-    result = subprocess.run(
-        [_node(), "--test", "--test-reporter=spec", str(CLIENT_DIR / "test" / NODE_TEST_FILES[suite])],
-        cwd=CLIENT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=NODE_TIMEOUT_SECONDS,
-    )
-    print(result.stdout)  # the spec reporter's list, shown with -s or -rA
-    assert result.returncode == 0, f"node --test {suite} failed ({mode}):\n{result.stdout}\n{result.stderr}"
+    run_node_test_file(CLIENT_DIR, CLIENT_DIR / "test" / NODE_TEST_FILES[suite], env)
 
 
 def test_js_client_types_describe_the_api(node_modules: None) -> None:

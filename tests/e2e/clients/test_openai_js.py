@@ -19,7 +19,7 @@ import pytest
 from localgw import GatewayHandle
 from tests import REPO_ROOT
 from tests.e2e.client import answer_text, ask, expected_reply
-from tests.e2e.clients.test_js import NODE_TIMEOUT_SECONDS, _node
+from tests.e2e.clients.test_js import _node, run_node_test_file
 from tests.e2e.lambdas.test_lifecycle import wait_for_record
 
 SDK_DIR = REPO_ROOT / "tests" / "e2e" / "clients" / "openai_js"
@@ -57,17 +57,7 @@ def run_node_tests(
         "RELAY_MODEL_ALIASES": json.dumps(relay_gateway.gateway.models.aliases),
     }
     patterns = [f"--test-name-pattern={pattern}" for pattern in name_patterns]
-    result = subprocess.run(
-        [_node(), "--test", "--test-reporter=spec", *patterns, str(NODE_TESTS)],
-        cwd=SDK_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=NODE_TIMEOUT_SECONDS,
-    )
-    print(result.stdout)  # the spec reporter's list, shown with -s or -rA
-    assert result.returncode == 0, f"node --test failed:\n{result.stdout}\n{result.stderr}"
-    return result
+    return run_node_test_file(SDK_DIR, NODE_TESTS, env, *patterns)
 
 
 def summary(spec_output: str) -> dict[str, int]:
