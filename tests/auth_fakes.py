@@ -13,6 +13,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +23,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from lambdas import auth, env_vars
 from lambdas.observability import logger as relay_logger
 
 AUDIENCE = "client-123"
@@ -239,3 +241,31 @@ def authorizer_event(
             "apiId": "abcdef123",
         },
     }
+
+
+@contextmanager
+def issuer_in_environment(jwks: JwksServer, environ: Any, algorithm: str, kid: str) -> Iterator[FakeIssuer]:
+    """A fake issuer with one key, served by `jwks`, and the relay's auth settings pointing at it (set through
+    `environ`, a pytest MonkeyPatch): what an authorizer handler reads in a deployed function. Caches cleared
+    before and after."""
+    jwks.reset()
+    fake = FakeIssuer(jwks.url)
+    fake.add_key(algorithm, kid=kid)
+    jwks.serve_json(JWKS_PATH, fake.jwks)
+    environ.setenv(env_vars.AUTH_ISSUER, fake.url)
+    environ.setenv(env_vars.AUTH_AUDIENCE, AUDIENCE)
+    environ.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    for name in (
+        env_vars.AUTH_TOKEN_USE,
+        env_vars.AUTH_JWKS_URL,
+        env_vars.AUTH_OIDC_DISCOVERY,
+        env_vars.AUTH_LEEWAY_SECONDS,
+    ):
+        environ.delenv(name, raising=False)
+    auth.auth_settings.cache_clear()
+    auth.clear_caches()
+    try:
+        yield fake
+    finally:
+        auth.auth_settings.cache_clear()
+        auth.clear_caches()

@@ -15,7 +15,6 @@ from lambdas import auth, env_vars
 from lambdas.handlers import authorizer
 from localgw.authorization import decide
 from tests.auth_fakes import (
-    AUDIENCE,
     JWKS_PATH,
     METHOD_ARN,
     FakeContext,
@@ -24,6 +23,7 @@ from tests.auth_fakes import (
     LogCapture,
     authorizer_event,
     capture_logs,
+    issuer_in_environment,
 )
 
 
@@ -33,25 +33,8 @@ def authorize(event: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def issuer(jwks_running: JwksServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeIssuer]:
-    jwks_running.reset()
-    fake = FakeIssuer(jwks_running.url)
-    fake.add_key("RS256", kid="rsa-1")
-    jwks_running.serve_json(JWKS_PATH, fake.jwks)
-    monkeypatch.setenv(env_vars.AUTH_ISSUER, fake.url)
-    monkeypatch.setenv(env_vars.AUTH_AUDIENCE, AUDIENCE)
-    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-    for name in (
-        env_vars.AUTH_TOKEN_USE,
-        env_vars.AUTH_JWKS_URL,
-        env_vars.AUTH_OIDC_DISCOVERY,
-        env_vars.AUTH_LEEWAY_SECONDS,
-    ):
-        monkeypatch.delenv(name, raising=False)
-    auth.auth_settings.cache_clear()
-    auth.clear_caches()
-    yield fake
-    auth.auth_settings.cache_clear()
-    auth.clear_caches()
+    with issuer_in_environment(jwks_running, monkeypatch, "RS256", kid="rsa-1") as fake:
+        yield fake
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from lambdas import auth, env_vars
+from lambdas import auth
 from lambdas.handlers import http_authorizer
-from tests.auth_fakes import AUDIENCE, JWKS_PATH, FakeContext, FakeIssuer, JwksServer
+from tests.auth_fakes import FakeContext, FakeIssuer, JwksServer, issuer_in_environment
 
 METHOD_ARN = "arn:aws:execute-api:eu-west-1:123456789012:abcdef123/prod/POST/v1/chat/completions"
 
@@ -31,20 +31,8 @@ def rest_event(headers: dict[str, str]) -> dict[str, Any]:
 
 @pytest.fixture
 def issuer(jwks_running: JwksServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeIssuer]:
-    jwks_running.reset()
-    fake = FakeIssuer(jwks_running.url)
-    fake.add_key("ES256", kid="ec-1")
-    jwks_running.serve_json(JWKS_PATH, fake.jwks)
-    monkeypatch.setenv(env_vars.AUTH_ISSUER, fake.url)
-    monkeypatch.setenv(env_vars.AUTH_AUDIENCE, AUDIENCE)
-    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-    for name in (env_vars.AUTH_TOKEN_USE, env_vars.AUTH_JWKS_URL, env_vars.AUTH_OIDC_DISCOVERY):
-        monkeypatch.delenv(name, raising=False)
-    auth.auth_settings.cache_clear()
-    auth.clear_caches()
-    yield fake
-    auth.auth_settings.cache_clear()
-    auth.clear_caches()
+    with issuer_in_environment(jwks_running, monkeypatch, "ES256", kid="ec-1") as fake:
+        yield fake
 
 
 def test_a_valid_bearer_token_allows_exactly_the_method_called(issuer: FakeIssuer) -> None:
