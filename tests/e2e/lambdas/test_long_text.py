@@ -115,6 +115,26 @@ def test_a_resent_part_is_ignored_and_the_answer_still_comes_once(connect, relay
     assert_nothing_more(ws)
 
 
+def test_a_cancel_sent_while_the_parts_arrive_ends_the_answer_cancelled(connect, relay_gateway):
+    # The stop button pressed while a long text is still going out in parts: the cancel comes before the answer
+    # exists (as a cancel handled before its sendtext), and the answer, once its last part is in, ends cancelled
+    # without the model being called.
+    marker = f"parts-cancel-{uuid.uuid4().hex}"
+    messages = part_messages(f"{marker} one two three four five six {FAST}", "parts-cancel-1", part_chars=20)
+    ws = connect()
+    ws.send(messages[0])
+    ws.send(json.dumps({"action": "cancel", "requestId": "parts-cancel-1"}))
+    time.sleep(0.3)
+    for message in messages[1:]:
+        ws.send(message)
+    frames = collect(ws)
+    assert [frame["type"] for frame in frames] == ["start", "done"]
+    assert frames[-1]["stopReason"] == "cancelled"
+    assert_well_formed(frames, "parts-cancel-1")
+    assert not [record for record in simulator_records(relay_gateway.url) if marker in record["last_user_text"]]
+    assert_nothing_more(ws)
+
+
 def test_two_users_with_the_same_request_id_each_get_their_own_text(connect):
     alice, bob = connect(), connect()
     for ws, text in ((alice, f"alice says hello there {FAST}"), (bob, f"bob says something else {FAST}")):
