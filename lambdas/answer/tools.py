@@ -85,11 +85,17 @@ def check_tool_results(fields: ToolFields, conversation: Conversation, request_i
     """Results must answer every call of the conversation's last answer, which must have stopped for tool_use."""
     if not fields.tool_results:
         return
-    answers = [turn for turn in conversation.turns if turn.role == "assistant"]
-    last = answers[-1] if answers else None
+    answers = [index for index, turn in enumerate(conversation.turns) if turn.role == "assistant"]
+    last = conversation.turns[answers[-1]] if answers else None
     if last is None or last.stop != StopReason.TOOL_USE or not last.tool_uses:
         raise BadRequestError(
             "toolResults: the conversation's last answer did not stop for tool_use", "toolResults", request_id
+        )
+    # The user turn of an answer still streaming is stored before its answer is: results sent twice (a client's
+    # retry, a double click) would otherwise both pass and the model answer the same results twice.
+    if any(turn.tool_results for turn in conversation.turns[answers[-1] + 1 :]):
+        raise BadRequestError(
+            "toolResults: the last answer's tool calls were already answered", "toolResults", request_id
         )
     calls = {call.tool_use_id: call for call in last.tool_uses}
     answered = {result.tool_use_id for result in fields.tool_results}

@@ -315,3 +315,32 @@ def test_a_client_that_ignores_a_tool_call_can_go_on_talking(connect) -> None:
     frames = ask(ws, f"never mind [[sim tokens=8 {FAST}]]", conversationId=conversation_id, tools=TOOLS)
     assert frames[-1]["type"] == "done", frames[-1]
     assert answer_text(frames).startswith("Turn 2. You said: never mind")
+
+
+def test_tool_results_sent_twice_at_once_get_one_answer(connect) -> None:
+    # A buggy client (or a retry after a reconnect) sends the same results twice, both in flight together: the
+    # conversation takes one follow-up answer; the other message is refused with a frame, and the socket stays usable.
+    ws = connect()
+    conversation_id, (call,) = _tool_turn(ws)
+    message = {
+        "action": "sendtext",
+        "model": "claude",
+        "tools": TOOLS,
+        "conversationId": conversation_id,
+        "toolResults": [{"toolUseId": call["toolUseId"], "content": "42"}],
+    }
+    send(ws, {**message, "requestId": "twice-a"})
+    send(ws, {**message, "requestId": "twice-b"})
+    frames = [recv(ws)]
+    while sum(frame.get("type") in ("done", "error") for frame in frames) < 2:
+        frames.append(recv(ws))
+    endings = {frame["requestId"]: frame for frame in frames if frame["type"] in ("done", "error")}
+    assert sorted(ending["type"] for ending in endings.values()) == ["done", "error"], endings
+    (refusal,) = [ending for ending in endings.values() if ending["type"] == "error"]
+    assert refusal["code"] in ("bad_request", "conflict") and "seq" not in refusal, refusal
+    assert len(encode(refusal)) <= MAX_FRAME_BYTES
+    (answered,) = [ending for ending in endings.values() if ending["type"] == "done"]
+    answer = [frame for frame in frames if frame.get("requestId") == answered["requestId"]]
+    assert_well_formed(answer, answered["requestId"])
+    assert answer_text(answer).startswith("Turn 2. Tool calculator returned: 42")
+    _still_usable(ws)
