@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import pytest
@@ -49,7 +50,10 @@ def test_message_of_exactly_128_kb_in_32_kb_frames_is_accepted(echo_gateway, ws_
 
 def test_message_over_128_kb_closes_with_1009(echo_gateway, ws_connect, recorder: Recorder) -> None:
     ws = ws_connect(echo_gateway().ws_url)
-    ws.send(["a" * (32 * KB)] * 4 + ["a"])  # every frame within 32 KB, the message one byte over
+    # Every frame within 32 KB, the message one byte over. The gateway's close can reach the client while it is
+    # still sending the last fragment: then send() itself reports the closed connection.
+    with contextlib.suppress(ConnectionClosed):
+        ws.send(["a" * (32 * KB)] * 4 + ["a"])
     assert _close_of(ws)[0] == 1009
     assert _disconnect_status(recorder) == (1009, "Message too big")
     assert recorder.of("$default") == []
